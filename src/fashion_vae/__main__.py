@@ -1,0 +1,19 @@
+"""Fashion VAE file for ensuring the package is executable as `fashion-vae` and `python -m fashion_vae`."""
+
+import sys
+from pathlib import Path
+
+from kedro.framework.cli.utils import find_run_command
+from kedro.framework.project import configure_project
+
+
+def main(*args, **kwargs):
+    """Run the project's `kedro run` equivalent."""
+    package_name = Path(__file__).parent.name
+    configure_project(package_name)
+    run = find_run_command(package_name)
+    run(*args, **kwargs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
