@@ -2,8 +2,14 @@
 
 from kedro.config import OmegaConfigLoader
 
+from fashion_vae.hooks import ParameterValidationHook
+
+HOOKS = (ParameterValidationHook(),)
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # An environment overrides single keys (e.g. training.epochs) instead of whole sections.
+    "merge_strategy": {"parameters": "soft", "globals": "soft"},
 }

@@ -1,0 +1,43 @@
+# Two commands do everything on a fresh Debian machine with Python 3.11:
+#   make run   set up, fetch the data, train and evaluate (`kedro run`)
+#   make test  set up, fetch the data, run the test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+RAW_DIR := data/01_raw/fashion-mnist
+DEBIAN_DATA_DIR := /usr/share/datasets/fashion-mnist
+# Kedro telemetry is refused by .telemetry too; this covers commands run outside the project root.
+export KEDRO_DISABLE_TELEMETRY := 1
+
+.PHONY: run test data setup lint viz
+
+# The stamp is remade whenever pyproject.toml changes, so `make` reinstalls only when needed.
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(BIN)/.installed
+
+# Prefer Debian's packaged copy; apt-get needs root, so a non-root user falls back to the mirror.
+data: setup
+	@if [ ! -d $(DEBIAN_DATA_DIR) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get install -y -qq dataset-fashion-mnist || \
+		 (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist)) >/dev/null 2>&1 || \
+		echo "apt-get could not install dataset-fashion-mnist; downloading from the mirror"; \
+	fi
+	$(BIN)/python -m fashion_vae.raw_data --dest $(RAW_DIR) --system-dir $(DEBIAN_DATA_DIR)
+
+run: data
+	$(BIN)/kedro run
+
+test: data
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+viz: setup
+	$(BIN)/kedro viz run

@@ -1,0 +1,111 @@
+"""Keras callbacks for VAE training: KL warm-up, NaN guard and a resumable per-epoch record."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite; the model of this run is not saved."""
+
+
+class KLWarmup(keras.callbacks.Callback):
+    """Ramp the KL weight linearly from 0 to `beta` over the first `warmup_epochs` epochs."""
+
+    def __init__(self, beta: float, warmup_epochs: int) -> None:
+        super().__init__()
+        self.beta = beta
+        self.warmup_epochs = warmup_epochs
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        fraction = min(1.0, epoch / self.warmup_epochs) if self.warmup_epochs else 1.0
+        self.model.kl_weight.assign(self.beta * fraction)
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stop at the first non-finite loss and remember where, so the caller can raise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch = 0
+        self.diverged_at: tuple[int, int] | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged_at = (self.epoch + 1, batch + 1)
+            self.model.stop_training = True
+
+    def raise_if_diverged(self, learning_rate: float) -> None:
+        """Raise TrainingDivergedError naming the epoch and batch where the loss broke."""
+        if self.diverged_at is not None:
+            epoch, batch = self.diverged_at
+            raise TrainingDivergedError(
+                f"training diverged: the loss became NaN or infinite in epoch {epoch}, "
+                f"batch {batch}. No model was saved; the previous version is untouched. "
+                f"Try a lower training.learning_rate (now {learning_rate})."
+            )
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Record each epoch's metrics, timing and decoded prior samples; survive a resume.
+
+    The record is written into the checkpoint folder after every epoch, next to
+    BackupAndRestore's weights, so a resumed run continues the same history.
+    """
+
+    RECORD_FILE = "epoch_record.json"
+    SAMPLES_FILE = "progress_samples.npy"
+
+    def __init__(self, prior_samples: np.ndarray, n_images: int, checkpoint_dir: Path) -> None:
+        super().__init__()
+        self.prior_samples = prior_samples
+        self.n_images = n_images
+        self.record_path = Path(checkpoint_dir) / self.RECORD_FILE
+        self.samples_path = Path(checkpoint_dir) / self.SAMPLES_FILE
+        self.epochs: list[dict[str, float]] = []
+        self.progress: list[np.ndarray] = []
+        self._started = 0.0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if self.record_path.exists() and self.samples_path.exists():
+            self.epochs = json.loads(self.record_path.read_text())
+            self.progress = list(np.load(self.samples_path))
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        # After a resume Keras restarts at `epoch`; drop anything recorded past it.
+        del self.epochs[epoch:]
+        del self.progress[epoch:]
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        seconds = time.perf_counter() - self._started
+        self.epochs.append(
+            {
+                "epoch": epoch + 1,
+                **{name: float(value) for name, value in (logs or {}).items()},
+                "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+                "kl_weight": float(keras.ops.convert_to_numpy(self.model.kl_weight)),
+                "seconds": seconds,
+                "images_per_second": self.n_images / seconds,
+            }
+        )
+        decoded = keras.ops.convert_to_numpy(self.model.decode(self.prior_samples))
+        self.progress.append(decoded[..., 0].astype(np.float32))
+        self.record_path.parent.mkdir(parents=True, exist_ok=True)
+        self.record_path.write_text(json.dumps(self.epochs))
+        np.save(self.samples_path, np.stack(self.progress))
+
+    def progress_images(self) -> np.ndarray:
+        """Decoded prior samples, epochs × samples × 28 × 28."""
+        return np.stack(self.progress)

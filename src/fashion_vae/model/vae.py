@@ -1,0 +1,234 @@
+"""A convolutional variational autoencoder in Keras 3's backend-agnostic API.
+
+The architecture follows Chollet's *Deep Learning with Python* VAE; every size is a
+constructor argument so that the `textbook` and `default` presets differ only in config.
+The decoder outputs logits: the Bernoulli likelihood is computed from them (stable), while
+`decode` and `reconstruct` return probabilities for people and plots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+from keras import layers, ops
+
+IMAGE_SHAPE = (28, 28, 1)
+_SERIALIZATION_PACKAGE = "fashion_vae"
+
+
+@keras.saving.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
+class Sampler(layers.Layer):
+    """Draws z = mean + exp(log_var / 2) * eps (the reparameterization trick), seeded."""
+
+    def __init__(self, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, z_mean: Any, z_log_var: Any) -> Any:
+        epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "seed": self.seed}
+
+
+def build_encoder(
+    latent_dim: int,
+    filters: Sequence[int],
+    dense_units: Sequence[int],
+    kernel_size: int = 3,
+    activation: str = "relu",
+) -> keras.Model:
+    """Build the encoder: stride-2 convolutions, dense layers, then `z_mean` and `z_log_var` heads."""
+    inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
+    x = inputs
+    for index, n_filters in enumerate(filters):
+        x = layers.Conv2D(
+            n_filters,
+            kernel_size,
+            strides=2,
+            padding="same",
+            activation=activation,
+            name=f"conv_{index}",
+        )(x)
+    x = layers.Flatten(name="flatten")(x)
+    for index, units in enumerate(dense_units):
+        x = layers.Dense(units, activation=activation, name=f"dense_{index}")(x)
+    z_mean = layers.Dense(latent_dim, name="z_mean")(x)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
+    return keras.Model(inputs, [z_mean, z_log_var], name="encoder")
+
+
+def build_decoder(
+    latent_dim: int,
+    filters: Sequence[int],
+    dense_units: Sequence[int],
+    kernel_size: int = 3,
+    activation: str = "relu",
+) -> keras.Model:
+    """Build the decoder, mirroring the encoder with stride-2 transposed convolutions; returns logits."""
+    # Each transposed convolution doubles the side, so the projection starts at 28 / 2**depth.
+    side = IMAGE_SHAPE[0] // 2 ** len(filters)
+    if side * 2 ** len(filters) != IMAGE_SHAPE[0]:
+        raise ValueError(
+            f"decoder filters {list(filters)}: {len(filters)} stride-2 layers cannot "
+            f"produce a {IMAGE_SHAPE[0]}-pixel side; use 1 or 2 layers"
+        )
+    latent = keras.Input(shape=(latent_dim,), name="z")
+    x = latent
+    for index, units in enumerate(dense_units):
+        x = layers.Dense(units, activation=activation, name=f"dense_{index}")(x)
+    x = layers.Dense(side * side * filters[0], activation=activation, name="projection")(x)
+    x = layers.Reshape((side, side, filters[0]), name="reshape")(x)
+    for index, n_filters in enumerate(filters):
+        x = layers.Conv2DTranspose(
+            n_filters,
+            kernel_size,
+            strides=2,
+            padding="same",
+            activation=activation,
+            name=f"deconv_{index}",
+        )(x)
+    logits = layers.Conv2D(IMAGE_SHAPE[-1], kernel_size, padding="same", name="logits")(x)
+    return keras.Model(latent, logits, name="decoder")
+
+
+def reconstruction_loss(images: Any, logits: Any) -> Any:
+    """Bernoulli negative log-likelihood per image in nats: BCE from logits summed over pixels."""
+    pixel_losses = ops.binary_crossentropy(images, logits, from_logits=True)
+    return ops.sum(ops.reshape(pixel_losses, (ops.shape(pixel_losses)[0], -1)), axis=1)
+
+
+def kl_divergence(z_mean: Any, z_log_var: Any) -> Any:
+    """Analytic KL(q(z|x) || N(0, I)) per image in nats."""
+    return -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1)
+
+
+@keras.saving.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
+class VAE(keras.Model):
+    """Encoder, sampler and decoder trained on the negative ELBO (optionally beta-weighted KL)."""
+
+    def __init__(
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        beta: float = 1.0,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.beta = float(beta)
+        self.seed = seed
+        self.sampler = Sampler(seed=seed, name="sampler")
+        # The KL weight is a variable, not a constant, so a warm-up callback can change it
+        # without retracing the compiled train step.
+        self.kl_weight = self.add_weight(
+            name="kl_weight",
+            shape=(),
+            initializer=keras.initializers.Constant(self.beta),
+            trainable=False,
+        )
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.neg_elbo_tracker = keras.metrics.Mean(name="neg_elbo")
+
+    def build(self, input_shape: Any = None) -> None:
+        # The encoder and decoder are functional models, already built at construction.
+        self.built = True
+
+    @property
+    def latent_dim(self) -> int:
+        """Size of the latent space."""
+        return int(self.encoder.outputs[0].shape[-1])
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        # Listing the trackers lets Keras reset them at each epoch and report them by name.
+        return [
+            self.loss_tracker,
+            self.reconstruction_tracker,
+            self.kl_tracker,
+            self.neg_elbo_tracker,
+        ]
+
+    def call(self, inputs: Any, training: bool = False) -> dict[str, Any]:
+        z_mean, z_log_var = self.encoder(inputs, training=training)
+        z = self.sampler(z_mean, z_log_var)
+        logits = self.decoder(z, training=training)
+        return {"logits": logits, "z_mean": z_mean, "z_log_var": z_log_var}
+
+    def compute_loss(
+        self,
+        x: Any = None,
+        y: Any = None,
+        y_pred: Any = None,
+        sample_weight: Any = None,
+        training: bool = True,
+    ) -> Any:
+        reconstruction = reconstruction_loss(x, y_pred["logits"])
+        kl = kl_divergence(y_pred["z_mean"], y_pred["z_log_var"])
+        per_image_loss = reconstruction + self.kl_weight * kl
+        # Per-image updates weight a short last batch correctly, like the other trackers.
+        self.loss_tracker.update_state(per_image_loss)
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.kl_tracker.update_state(kl)
+        self.neg_elbo_tracker.update_state(reconstruction + kl)
+        return ops.mean(per_image_loss)
+
+    def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict:
+        # The trackers are updated in compute_loss; nothing is compiled on top of them.
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def encode(self, images: Any) -> tuple[Any, Any]:
+        """Return the posterior's mean and log-variance."""
+        return self.encoder(images, training=False)
+
+    def decode(self, z: Any) -> Any:
+        """Return pixel probabilities for latent codes."""
+        return ops.sigmoid(self.decoder(z, training=False))
+
+    def reconstruct(self, images: Any) -> Any:
+        """Decode the posterior mean: the deterministic reconstruction."""
+        z_mean, _ = self.encode(images)
+        return self.decode(z_mean)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "beta": self.beta,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> VAE:
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
+        return cls(**config)
+
+
+def build_vae(
+    latent_dim: int,
+    encoder_filters: Sequence[int],
+    encoder_dense_units: Sequence[int],
+    decoder_filters: Sequence[int],
+    decoder_dense_units: Sequence[int],
+    kernel_size: int = 3,
+    activation: str = "relu",
+    beta: float = 1.0,
+    seed: int | None = None,
+) -> VAE:
+    """Build a VAE from architecture parameters (the keys of a preset)."""
+    encoder = build_encoder(latent_dim, encoder_filters, encoder_dense_units, kernel_size, activation)
+    decoder = build_decoder(latent_dim, decoder_filters, decoder_dense_units, kernel_size, activation)
+    vae = VAE(encoder, decoder, beta=beta, seed=seed, name="vae")
+    vae.build((None, *IMAGE_SHAPE))
+    return vae

@@ -1,0 +1,114 @@
+"""Checks of the run parameters, so that a bad value is refused before any work starts."""
+
+from collections.abc import Mapping
+from numbers import Real
+from typing import Any
+
+
+class InvalidParameterError(ValueError):
+    """A parameter has a value the project cannot use; the message names it and what is allowed."""
+
+
+def _fail(name: str, value: Any, expected: str) -> InvalidParameterError:
+    return InvalidParameterError(f"parameter {name} is {value!r}; expected {expected}")
+
+
+def require_int(params: Mapping[str, Any], section: str, key: str, minimum: int) -> int:
+    """Return params[key] if it is an integer of at least `minimum`, else raise."""
+    value = params.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _fail(f"{section}.{key}", value, f"an integer ≥ {minimum}")
+    return value
+
+
+def require_number(params: Mapping[str, Any], section: str, key: str, positive: bool) -> float:
+    """Return params[key] if it is a finite real number (> 0 when `positive`, else ≥ 0)."""
+    value = params.get(key)
+    bound = "> 0" if positive else "≥ 0"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, Real)
+        or value != value  # NaN
+        or value < 0
+        or (positive and value == 0)
+        or value == float("inf")
+    ):
+        raise _fail(f"{section}.{key}", value, f"a finite number {bound}")
+    return float(value)
+
+
+def _require_int_list(
+    preset: Mapping[str, Any], section: str, key: str, lengths: range
+) -> list[int]:
+    value = preset.get(key)
+    if (
+        not isinstance(value, list)
+        or len(value) not in lengths
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    ):
+        raise _fail(
+            f"{section}.{key}",
+            value,
+            f"a list of {lengths.start}–{lengths.stop - 1} positive integers",
+        )
+    return value
+
+
+def resolve_model_config(training: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate the chosen preset and return the keyword arguments of `build_vae`."""
+    presets = training.get("presets") or {}
+    preset_name = training.get("preset")
+    if preset_name not in presets:
+        raise _fail("training.preset", preset_name, f"one of {sorted(presets)}")
+    preset = presets[preset_name]
+    section = f"training.presets.{preset_name}"
+    activation = preset.get("activation", "relu")
+    if not isinstance(activation, str):
+        raise _fail(f"{section}.activation", activation, "the name of a Keras activation")
+    return {
+        "latent_dim": require_int(training, "training", "latent_dim", 1),
+        # Each stride-2 layer halves the side: 28 → 14 → 7 allows at most two.
+        "encoder_filters": _require_int_list(preset, section, "encoder_filters", range(1, 3)),
+        "encoder_dense_units": _require_int_list(
+            preset, section, "encoder_dense_units", range(0, 9)
+        ),
+        "decoder_filters": _require_int_list(preset, section, "decoder_filters", range(1, 3)),
+        "decoder_dense_units": _require_int_list(
+            preset, section, "decoder_dense_units", range(0, 9)
+        ),
+        "kernel_size": require_int(preset, section, "kernel_size", 1),
+        "activation": activation,
+    }
+
+
+def validate_training_parameters(training: Mapping[str, Any]) -> None:
+    """Raise InvalidParameterError for the first unusable value in the `training` section."""
+    resolve_model_config(training)
+    for key, minimum in [
+        ("epochs", 1),
+        ("batch_size", 1),
+        ("kl_warmup_epochs", 0),
+        ("early_stopping_patience", 0),
+        ("progress_samples", 1),
+    ]:
+        require_int(training, "training", key, minimum)
+    require_number(training, "training", "learning_rate", positive=True)
+    require_number(training, "training", "beta", positive=False)
+    if not isinstance(training.get("resume"), bool):
+        raise _fail("training.resume", training.get("resume"), "true or false")
+    if training.get("verbose") not in ("auto", 0, 1, 2):
+        raise _fail("training.verbose", training.get("verbose"), '"auto", 0, 1 or 2')
+
+
+def validate_data_processing_parameters(data_processing: Mapping[str, Any]) -> None:
+    """Raise InvalidParameterError for the first unusable value in `data_processing`."""
+    for key in ("max_train", "max_test"):
+        if data_processing.get(key) is not None:
+            require_int(data_processing, "data_processing", key, 1)
+    require_int(data_processing, "data_processing", "validation_size", 1)
+
+
+VALIDATORS = {
+    "data_processing": validate_data_processing_parameters,
+    "training": validate_training_parameters,
+}

@@ -1,0 +1,75 @@
+"""Nodes of the training pipeline."""
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from fashion_vae.model import VAE, build_vae
+from fashion_vae.model.callbacks import EpochRecorder, KLWarmup, StopOnNaN
+from fashion_vae.parameters import InvalidParameterError, resolve_model_config
+from fashion_vae.parameters import validate_training_parameters
+
+
+def image_batches(
+    images: np.ndarray, batch_size: int, shuffle_seed: int | None = None
+) -> tf.data.Dataset:
+    """Batch images for Keras (any backend), shuffled with a seed when one is given."""
+    dataset = tf.data.Dataset.from_tensor_slices(np.asarray(images))
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def train_vae(
+    train_images: np.ndarray,
+    validation_images: np.ndarray,
+    training: dict[str, Any],
+    seed: int,
+) -> tuple[VAE, pd.DataFrame, np.ndarray]:
+    """Train the VAE; return it, its per-epoch history and its per-epoch prior samples."""
+    validate_training_parameters(training)
+    if training["batch_size"] > len(train_images):
+        raise InvalidParameterError(
+            f"parameter training.batch_size is {training['batch_size']}; expected at most "
+            f"the {len(train_images)} training images"
+        )
+    checkpoint_dir = Path(training["checkpoint_dir"])
+    if not training["resume"]:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+
+    keras.utils.set_random_seed(seed)
+    vae = build_vae(**resolve_model_config(training), beta=training["beta"], seed=seed)
+    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=training["learning_rate"]))
+    prior_samples = np.random.default_rng(seed).standard_normal(
+        (training["progress_samples"], vae.latent_dim), dtype=np.float32
+    )
+    nan_guard = StopOnNaN()
+    recorder = EpochRecorder(prior_samples, len(train_images), checkpoint_dir)
+    callbacks = [
+        KLWarmup(training["beta"], training["kl_warmup_epochs"]),
+        nan_guard,
+        recorder,
+        keras.callbacks.EarlyStopping(
+            monitor="val_neg_elbo",
+            mode="min",
+            patience=training["early_stopping_patience"],
+            restore_best_weights=True,
+        ),
+        # Last, so that the recorder's file is written before the weights it belongs to.
+        keras.callbacks.BackupAndRestore(str(checkpoint_dir)),
+    ]
+    vae.fit(
+        image_batches(train_images, training["batch_size"], shuffle_seed=seed),
+        validation_data=image_batches(validation_images, training["batch_size"]),
+        epochs=training["epochs"],
+        callbacks=callbacks,
+        shuffle=False,  # image_batches shuffles, with the seed
+        verbose=training["verbose"],
+    )
+    nan_guard.raise_if_diverged(training["learning_rate"])
+    return vae, pd.DataFrame(recorder.epochs), recorder.progress_images()
