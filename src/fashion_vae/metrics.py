@@ -245,6 +245,7 @@ def knn_accuracy(
     train_labels: np.ndarray,
     test_features: np.ndarray,
     test_labels: np.ndarray,
+    *,
     k: int = 5,
     batch_size: int = 1024,
 ) -> float:
@@ -271,6 +272,7 @@ def linear_probe_accuracy(
     train_labels: np.ndarray,
     test_features: np.ndarray,
     test_labels: np.ndarray,
+    *,
     seed: int,
     max_iter: int = 200,
 ) -> float:

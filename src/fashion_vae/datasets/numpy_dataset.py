@@ -17,7 +17,7 @@ from kedro.io.core import (
     get_protocol_and_path,
 )
 
-from fashion_vae.datasets._atomic import write_atomically
+from ._atomic import write_atomically
 
 
 class NumpyDataset(AbstractVersionedDataset[np.ndarray, np.ndarray]):

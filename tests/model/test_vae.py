@@ -1,0 +1,114 @@
+"""The VAE model: shapes, the loss against a hand computation, and safe save/load."""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from fashion_vae.model import build_vae, kl_divergence, reconstruction_loss
+
+TEXTBOOK = {
+    "encoder_filters": [32, 64],
+    "encoder_dense_units": [16],
+    "decoder_filters": [64, 32],
+    "decoder_dense_units": [],
+}
+
+
+@pytest.fixture
+def images() -> np.ndarray:
+    return np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32)
+
+
+@pytest.mark.parametrize("latent_dim", [1, 16, 200])
+def test_encoder_and_decoder_shapes(latent_dim: int, images: np.ndarray) -> None:
+    vae = build_vae(latent_dim, **TEXTBOOK, seed=0)
+    z_mean, z_log_var = vae.encode(images)
+    assert z_mean.shape == z_log_var.shape == (8, latent_dim)
+    decoded = keras.ops.convert_to_numpy(vae.decode(z_mean))
+    assert decoded.shape == (8, 28, 28, 1)
+    assert decoded.dtype == np.float32
+    assert decoded.min() >= 0 and decoded.max() <= 1
+    outputs = vae(images)
+    assert outputs["logits"].shape == (8, 28, 28, 1)
+
+
+def test_one_or_two_stride_layers_only() -> None:
+    with pytest.raises(ValueError, match="cannot produce a 28-pixel side"):
+        build_vae(4, [8, 8, 8], [], [8, 8, 8], [])
+
+
+def _bernoulli_nll(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    probabilities = 1 / (1 + np.exp(-logits.astype(np.float64)))
+    nll = -(x * np.log(probabilities) + (1 - x) * np.log(1 - probabilities))
+    return nll.reshape(len(x), -1).sum(axis=1)
+
+
+def test_reconstruction_loss_matches_hand_computation(images: np.ndarray) -> None:
+    logits = np.random.default_rng(1).normal(size=images.shape).astype(np.float32)
+    loss = keras.ops.convert_to_numpy(reconstruction_loss(images, logits))
+    np.testing.assert_allclose(loss, _bernoulli_nll(images, logits), rtol=1e-5)
+
+
+def test_reconstruction_loss_is_stable_for_extreme_logits() -> None:
+    x = np.array([[[[1.0]], [[0.0]]]], dtype=np.float32)
+    logits = np.array([[[[200.0]], [[-200.0]]]], dtype=np.float32)
+    loss = keras.ops.convert_to_numpy(reconstruction_loss(x, logits))
+    assert np.isfinite(loss).all() and loss[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_kl_is_zero_when_posterior_is_prior_and_matches_formula() -> None:
+    zeros = np.zeros((3, 5), dtype=np.float32)
+    assert np.allclose(keras.ops.convert_to_numpy(kl_divergence(zeros, zeros)), 0.0)
+    mean = np.array([[1.0, -2.0]], dtype=np.float32)
+    log_var = np.array([[np.log(4.0), 0.0]], dtype=np.float32)
+    # KL(N(m, s²) || N(0, 1)) = (s² + m² − 1 − log s²) / 2, per dimension.
+    expected = 0.5 * ((4 + 1 - 1 - np.log(4.0)) + (1 + 4 - 1 - 0))
+    assert keras.ops.convert_to_numpy(kl_divergence(mean, log_var))[0] == pytest.approx(expected)
+
+
+def test_compute_loss_is_the_negative_elbo(images: np.ndarray) -> None:
+    vae = build_vae(4, **TEXTBOOK, seed=0)
+    outputs = vae(images)
+    loss = float(vae.compute_loss(x=images, y_pred=outputs))
+    z_mean, z_log_var = (keras.ops.convert_to_numpy(outputs[k]) for k in ("z_mean", "z_log_var"))
+    kl = 0.5 * (np.exp(z_log_var) + z_mean**2 - 1 - z_log_var).sum(axis=1)
+    expected = (_bernoulli_nll(images, keras.ops.convert_to_numpy(outputs["logits"])) + kl).mean()
+    assert loss == pytest.approx(expected, rel=1e-5)
+    metrics = {m.name: float(m.result()) for m in vae.metrics}
+    assert metrics["neg_elbo"] == pytest.approx(expected, rel=1e-5)
+    assert metrics["kl"] == pytest.approx(kl.mean(), rel=1e-4)
+
+
+def test_beta_weights_only_the_kl_term(images: np.ndarray) -> None:
+    vae = build_vae(4, **TEXTBOOK, beta=0.0, seed=0)
+    outputs = vae(images)
+    loss = float(vae.compute_loss(x=images, y_pred=outputs))
+    reconstruction = _bernoulli_nll(images, keras.ops.convert_to_numpy(outputs["logits"]))
+    assert loss == pytest.approx(reconstruction.mean(), rel=1e-5)
+
+
+def test_saved_model_loads_in_safe_mode_with_identical_outputs(
+    tmp_path: Path, images: np.ndarray
+) -> None:
+    vae = build_vae(8, **TEXTBOOK, beta=0.5, seed=3)
+    path = tmp_path / "vae.keras"
+    vae.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert type(loaded) is type(vae)
+    assert loaded.latent_dim == 8 and loaded.beta == 0.5
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(loaded.reconstruct(images)),
+        keras.ops.convert_to_numpy(vae.reconstruct(images)),
+    )
+
+
+def test_sampling_is_reproducible_under_a_seed(images: np.ndarray) -> None:
+    first = build_vae(4, **TEXTBOOK, seed=7)
+    second = build_vae(4, **TEXTBOOK, seed=7)
+    second.set_weights(first.get_weights())
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(first(images)["logits"]),
+        keras.ops.convert_to_numpy(second(images)["logits"]),
+    )

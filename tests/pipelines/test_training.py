@@ -1,0 +1,139 @@
+"""The training node: learning, determinism, resume, divergence and parameter checks."""
+
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+import yaml
+
+from fashion_vae.model.callbacks import TrainingDivergedError
+from fashion_vae.parameters import InvalidParameterError, validate_training_parameters
+from fashion_vae.pipelines.training.nodes import train_vae
+
+BASE_PARAMETERS = Path(__file__).resolve().parents[2] / "conf/base/parameters_training.yml"
+
+
+@pytest.fixture
+def training(tmp_path: Path) -> dict[str, Any]:
+    """The project's training parameters, made small."""
+    params = yaml.safe_load(BASE_PARAMETERS.read_text())["training"]
+    params.update(
+        latent_dim=8,
+        epochs=2,
+        batch_size=64,
+        verbose=0,
+        progress_samples=4,
+        checkpoint_dir=str(tmp_path / "checkpoint"),
+    )
+    return params
+
+
+def test_training_lowers_validation_loss_and_is_deterministic(
+    real_images: np.ndarray, training: dict[str, Any]
+) -> None:
+    train, validation = real_images[:512], real_images[512:768]
+    vae, history, progress = train_vae(train, validation, training, seed=1)
+    assert list(history["epoch"]) == [1, 2]
+    assert history["val_neg_elbo"].iloc[-1] < history["val_neg_elbo"].iloc[0]
+    for column in ("loss", "reconstruction", "kl", "val_reconstruction", "val_kl", "seconds"):
+        assert column in history
+    assert (history["images_per_second"] > 0).all()
+    assert progress.shape == (2, 4, 28, 28) and progress.dtype == np.float32
+    assert vae.latent_dim == 8
+
+    _, again, _ = train_vae(train, validation, training, seed=1)
+    np.testing.assert_array_equal(again["val_neg_elbo"], history["val_neg_elbo"])
+    _, other_seed, _ = train_vae(train, validation, training, seed=2)
+    assert not np.array_equal(other_seed["val_neg_elbo"], history["val_neg_elbo"])
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_at_the_next_epoch(
+    real_images: np.ndarray, training: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    train, validation = real_images[:256], real_images[256:384]
+    training["epochs"] = 3
+    save_epoch = keras.callbacks.BackupAndRestore.on_epoch_end
+
+    def crash_after_first_epoch(self, epoch: int, logs: dict | None = None) -> None:
+        save_epoch(self, epoch, logs)
+        raise _Interrupted
+
+    monkeypatch.setattr(keras.callbacks.BackupAndRestore, "on_epoch_end", crash_after_first_epoch)
+    with pytest.raises(_Interrupted):
+        train_vae(train, validation, training, seed=1)
+    monkeypatch.undo()
+    assert Path(training["checkpoint_dir"]).exists()
+
+    epochs_run: list[int] = []
+    original_begin = keras.callbacks.BackupAndRestore.on_epoch_begin
+    monkeypatch.setattr(
+        keras.callbacks.BackupAndRestore,
+        "on_epoch_begin",
+        lambda self, epoch, logs=None: (epochs_run.append(epoch), original_begin(self, epoch)),
+    )
+    _, history, progress = train_vae(train, validation, training, seed=1)
+    assert epochs_run == [1, 2]
+    assert list(history["epoch"]) == [1, 2, 3]
+    assert progress.shape[0] == 3
+    assert not Path(training["checkpoint_dir"]).exists()  # removed once training completed
+
+
+def test_resume_false_starts_over(
+    real_images: np.ndarray, training: dict[str, Any], tmp_path: Path
+) -> None:
+    checkpoint = Path(training["checkpoint_dir"])
+    checkpoint.mkdir()
+    (checkpoint / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
+    training.update(resume=False, epochs=1)
+    _, history, _ = train_vae(real_images[:128], real_images[128:192], training, seed=1)
+    assert list(history["epoch"]) == [1]
+
+
+def test_divergence_is_a_clear_error_naming_the_epoch(
+    real_images: np.ndarray, training: dict[str, Any]
+) -> None:
+    training.update(learning_rate=1e12, epochs=3)
+    with pytest.raises(TrainingDivergedError, match=r"epoch \d+, batch \d+.*learning_rate"):
+        train_vae(real_images[:256], real_images[256:320], training, seed=1)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("latent_dim", 0, r"training\.latent_dim is 0; expected an integer ≥ 1"),
+        ("epochs", -3, r"training\.epochs is -3; expected an integer ≥ 1"),
+        ("batch_size", "many", r"training\.batch_size is 'many'; expected an integer"),
+        ("learning_rate", "fast", r"training\.learning_rate is 'fast'; expected a finite number"),
+        ("learning_rate", 0, r"training\.learning_rate is 0; expected a finite number > 0"),
+        ("beta", -1.0, r"training\.beta is -1\.0; expected a finite number ≥ 0"),
+        ("preset", "huge", r"training\.preset is 'huge'; expected one of \['default', 'textbook'\]"),
+        ("resume", "yes", r"training\.resume is 'yes'; expected true or false"),
+    ],
+)
+def test_bad_parameters_are_refused_by_name(
+    training: dict[str, Any], key: str, value: Any, message: str
+) -> None:
+    training[key] = value
+    with pytest.raises(InvalidParameterError, match=message):
+        validate_training_parameters(training)
+
+
+def test_bad_preset_entry_names_the_preset(training: dict[str, Any]) -> None:
+    training["presets"]["default"]["encoder_filters"] = [32, 64, 128]
+    with pytest.raises(InvalidParameterError, match=r"training\.presets\.default\.encoder_filters"):
+        validate_training_parameters(training)
+
+
+def test_batch_larger_than_the_data_is_refused_before_training(
+    real_images: np.ndarray, training: dict[str, Any]
+) -> None:
+    training["batch_size"] = 1000
+    with pytest.raises(InvalidParameterError, match=r"training\.batch_size is 1000; .*100"):
+        train_vae(real_images[:100], real_images[100:150], training, seed=1)
+    assert not Path(training["checkpoint_dir"]).exists()
