@@ -35,11 +35,13 @@ def real_images() -> np.ndarray:
 
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
-    """A copy of the project's configuration whose outputs land in tmp_path, with the real raw data."""
+    """A copy of the project's configuration, writing into tmp_path, reading the real raw data."""
     _require_raw("train-images-idx3-ubyte.gz")
     for item in ("pyproject.toml", ".telemetry"):
         shutil.copy(PROJECT_ROOT / item, tmp_path / item)
-    shutil.copytree(PROJECT_ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local"))
+    shutil.copytree(
+        PROJECT_ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local")
+    )
     (tmp_path / "conf" / "local").mkdir()
     (tmp_path / "data" / "01_raw").mkdir(parents=True)
     (tmp_path / "data" / "01_raw" / "fashion-mnist").symlink_to(RAW_DIR)

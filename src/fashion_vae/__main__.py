@@ -1,4 +1,4 @@
-"""Fashion VAE file for ensuring the package is executable as `fashion-vae` and `python -m fashion_vae`."""
+"""Run the project as `python -m fashion_vae`, like `kedro run`."""
 
 import sys
 from pathlib import Path

@@ -1,5 +1,6 @@
 """Checks of the run parameters, so that a bad value is refused before any work starts."""
 
+import math
 from collections.abc import Mapping
 from numbers import Real
 from typing import Any
@@ -28,10 +29,9 @@ def require_number(params: Mapping[str, Any], section: str, key: str, positive: 
     if (
         isinstance(value, bool)
         or not isinstance(value, Real)
-        or value != value  # NaN
+        or not math.isfinite(value)
         or value < 0
         or (positive and value == 0)
-        or value == float("inf")
     ):
         raise _fail(f"{section}.{key}", value, f"a finite number {bound}")
     return float(value)

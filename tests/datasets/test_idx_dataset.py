@@ -33,7 +33,7 @@ def idx_bytes(array: np.ndarray, code: int) -> bytes:
     return header + array.tobytes()
 
 
-def sample(dtype: str, shape: tuple[int, ...] = (3, 4, 5)) -> np.ndarray:
+def sample(dtype: str | np.dtype, shape: tuple[int, ...] = (3, 4, 5)) -> np.ndarray:
     """Returns an array of ``dtype`` with distinct values, negatives where the dtype allows."""
     values = np.arange(np.prod(shape)).reshape(shape)
     if np.dtype(dtype).kind != "u":
@@ -41,10 +41,15 @@ def sample(dtype: str, shape: tuple[int, ...] = (3, 4, 5)) -> np.ndarray:
     return (values * 1.5 if np.dtype(dtype).kind == "f" else values).astype(dtype)
 
 
+# A tiny stand-in for Fashion-MNIST images, and its IDX encoding.
+IMAGES = sample("u1", (4, 28, 28))
+GOOD = idx_bytes(IMAGES, 0x08)
+
+
 @pytest.fixture
 def images() -> np.ndarray:
     """Returns a tiny stand-in for Fashion-MNIST images."""
-    return sample("u1", (4, 28, 28))
+    return IMAGES.copy()
 
 
 def test_loads_plain_idx(tmp_path: Path, images: np.ndarray) -> None:
@@ -104,29 +109,27 @@ def test_loads_empty_and_zero_dimensional_arrays(tmp_path: Path) -> None:
     assert IDXDataset(filepath=str(scalar)).load()[()] == -7
 
 
-def _corrupt_files(images: np.ndarray) -> list[tuple[str, bytes, list[str]]]:
-    """Returns (file name, content, fragments the error must contain) per kind of damage."""
-    good = idx_bytes(images, 0x08)
-    expected = len(good)
-    return [
-        ("bad-magic.idx", b"\x01\x00" + good[2:], ["0x0000", "0x0100"]),
-        ("bad-dtype.idx", good[:2] + b"\x0a" + good[3:], ["unknown", "0x0A"]),
-        ("tiny.idx", b"\x00\x00", ["truncated", "4 bytes", "got 2"]),
-        ("short-header.idx", good[:9], ["truncated", "16 bytes", "got 9"]),
-        ("truncated.idx", good[:-10], ["truncated", str(expected), str(expected - 10)]),
-        ("truncated.idx.gz", gzip.compress(good[:-10]), ["truncated", str(expected)]),
-        ("trailing.idx", good + b"\x00" * 3, ["3 trailing bytes", str(expected)]),
-        ("corrupt.gz", gzip.compress(good)[:100], ["not a valid gzip file"]),
-        ("bad-crc.gz", gzip.compress(good)[:-8] + b"\x00" * 8, ["not a valid gzip file"]),
-        ("plain-named.gz", good, ["not gzip"]),
-    ]
+CORRUPT_FILES = [
+    # (file name, content, fragments the error message must contain)
+    ("bad-magic.idx", b"\x01\x00" + GOOD[2:], ["0x0000", "0x0100"]),
+    ("bad-dtype.idx", GOOD[:2] + b"\x0a" + GOOD[3:], ["unknown", "0x0A"]),
+    ("tiny.idx", b"\x00\x00", ["truncated", "4 bytes", "got 2"]),
+    ("short-header.idx", GOOD[:9], ["truncated", "16 bytes", "got 9"]),
+    ("truncated.idx", GOOD[:-10], ["truncated", str(len(GOOD)), str(len(GOOD) - 10)]),
+    ("truncated.idx.gz", gzip.compress(GOOD[:-10]), ["truncated", str(len(GOOD))]),
+    ("trailing.idx", GOOD + b"\x00" * 3, ["3 trailing bytes", str(len(GOOD))]),
+    ("cut-short.gz", gzip.compress(GOOD)[:100], ["not a valid gzip file"]),
+    ("bad-crc.gz", gzip.compress(GOOD)[:-8] + b"\x00" * 8, ["not a valid gzip file"]),
+    ("plain-named.gz", GOOD, ["not gzip"]),
+]
 
 
-@pytest.mark.parametrize("case", range(10))
+@pytest.mark.parametrize(
+    ("name", "content", "fragments"), CORRUPT_FILES, ids=[case[0] for case in CORRUPT_FILES]
+)
 def test_corrupt_files_raise_dataset_error_naming_the_file(
-    tmp_path: Path, images: np.ndarray, case: int
+    tmp_path: Path, name: str, content: bytes, fragments: list[str]
 ) -> None:
-    name, content, fragments = _corrupt_files(images)[case]
     path = tmp_path / name
     path.write_bytes(content)
 

@@ -36,7 +36,13 @@ def test_encoder_and_decoder_shapes(latent_dim: int, images: np.ndarray) -> None
 
 def test_one_or_two_stride_layers_only() -> None:
     with pytest.raises(ValueError, match="cannot produce a 28-pixel side"):
-        build_vae(4, [8, 8, 8], [], [8, 8, 8], [])
+        build_vae(
+            4,
+            encoder_filters=[8, 8, 8],
+            encoder_dense_units=[],
+            decoder_filters=[8, 8, 8],
+            decoder_dense_units=[],
+        )
 
 
 def _bernoulli_nll(x: np.ndarray, logits: np.ndarray) -> np.ndarray:

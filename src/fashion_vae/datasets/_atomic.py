@@ -19,7 +19,7 @@ def write_atomically(
     write: Callable[[BinaryIO], None],
     open_args: dict[str, Any],
 ) -> None:
-    """Writes ``path`` via ``write`` so that readers see either the old or the complete file."""
+    """Writes ``path`` via ``write`` so readers see the old or the whole new file, never part."""
     if protocol == "file":
         _write_local_atomically(path, write)
         return
@@ -27,6 +27,7 @@ def write_atomically(
     # object; so serialise in memory first. Object stores then only publish a complete upload.
     buffer = io.BytesIO()
     write(buffer)
+    # Only here do fsspec open args apply: local saves need their own temp file and rename.
     with fs.open(path, **open_args) as out:
         out.write(buffer.getbuffer())
 

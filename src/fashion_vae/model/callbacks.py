@@ -6,7 +6,6 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
@@ -94,7 +93,9 @@ class EpochRecorder(keras.callbacks.Callback):
             {
                 "epoch": epoch + 1,
                 **{name: float(value) for name, value in (logs or {}).items()},
-                "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+                "learning_rate": float(
+                    keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+                ),
                 "kl_weight": float(keras.ops.convert_to_numpy(self.model.kl_weight)),
                 "seconds": seconds,
                 "images_per_second": self.n_images / seconds,

@@ -42,7 +42,7 @@ def build_encoder(
     kernel_size: int = 3,
     activation: str = "relu",
 ) -> keras.Model:
-    """Build the encoder: stride-2 convolutions, dense layers, then `z_mean` and `z_log_var` heads."""
+    """Build the encoder: stride-2 convolutions, dense layers, then `z_mean`, `z_log_var` heads."""
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
     x = inputs
     for index, n_filters in enumerate(filters):
@@ -69,7 +69,7 @@ def build_decoder(
     kernel_size: int = 3,
     activation: str = "relu",
 ) -> keras.Model:
-    """Build the decoder, mirroring the encoder with stride-2 transposed convolutions; returns logits."""
+    """Build the decoder: dense layers, then stride-2 transposed convolutions, to logits."""
     # Each transposed convolution doubles the side, so the projection starts at 28 / 2**depth.
     side = IMAGE_SHAPE[0] // 2 ** len(filters)
     if side * 2 ** len(filters) != IMAGE_SHAPE[0]:
@@ -217,6 +217,7 @@ class VAE(keras.Model):
 
 def build_vae(
     latent_dim: int,
+    *,
     encoder_filters: Sequence[int],
     encoder_dense_units: Sequence[int],
     decoder_filters: Sequence[int],
@@ -227,8 +228,12 @@ def build_vae(
     seed: int | None = None,
 ) -> VAE:
     """Build a VAE from architecture parameters (the keys of a preset)."""
-    encoder = build_encoder(latent_dim, encoder_filters, encoder_dense_units, kernel_size, activation)
-    decoder = build_decoder(latent_dim, decoder_filters, decoder_dense_units, kernel_size, activation)
+    encoder = build_encoder(
+        latent_dim, encoder_filters, encoder_dense_units, kernel_size, activation
+    )
+    decoder = build_decoder(
+        latent_dim, decoder_filters, decoder_dense_units, kernel_size, activation
+    )
     vae = VAE(encoder, decoder, beta=beta, seed=seed, name="vae")
     vae.build((None, *IMAGE_SHAPE))
     return vae

@@ -11,9 +11,7 @@ def ingest(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Check that images and labels agree, then keep the first `max_count` of them."""
     if images.ndim != 3 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
-        raise ValueError(
-            f"images have shape {images.shape}; expected N×{IMAGE_SIDE}×{IMAGE_SIDE}"
-        )
+        raise ValueError(f"images have shape {images.shape}; expected N×{IMAGE_SIDE}×{IMAGE_SIDE}")
     if images.dtype != np.uint8:
         raise ValueError(f"images have dtype {images.dtype}; expected uint8 pixels 0–255")
     if labels.ndim != 1:

@@ -11,8 +11,11 @@ import tensorflow as tf
 
 from fashion_vae.model import VAE, build_vae
 from fashion_vae.model.callbacks import EpochRecorder, KLWarmup, StopOnNaN
-from fashion_vae.parameters import InvalidParameterError, resolve_model_config
-from fashion_vae.parameters import validate_training_parameters
+from fashion_vae.parameters import (
+    InvalidParameterError,
+    resolve_model_config,
+    validate_training_parameters,
+)
 
 
 def image_batches(
