@@ -43,6 +43,7 @@ def project_copy(tmp_path: Path) -> Path:
         PROJECT_ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local")
     )
     (tmp_path / "conf" / "local").mkdir()
+    (tmp_path / "src").mkdir()  # the package itself is installed (editable) in the venv
     (tmp_path / "data" / "01_raw").mkdir(parents=True)
     (tmp_path / "data" / "01_raw" / "fashion-mnist").symlink_to(RAW_DIR)
     return tmp_path

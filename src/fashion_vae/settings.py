@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from fashion_vae.hooks import ParameterValidationHook
+from fashion_vae.hooks import PreflightChecksHook
 
-HOOKS = (ParameterValidationHook(),)
+HOOKS = (PreflightChecksHook(),)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
