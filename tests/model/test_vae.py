@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from fashion_vae.model import build_vae, kl_divergence, reconstruction_loss
+from fashion_vae.model.vae import SingleChannelConv2D
 
 TEXTBOOK = {
     "encoder_filters": [32, 64],
@@ -117,4 +118,20 @@ def test_sampling_is_reproducible_under_a_seed(images: np.ndarray) -> None:
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(first(images)["logits"]),
         keras.ops.convert_to_numpy(second(images)["logits"]),
+    )
+
+
+def test_single_channel_conv_equals_conv2d_with_the_same_weights() -> None:
+    features = np.random.default_rng(2).normal(size=(4, 28, 28, 32)).astype(np.float32)
+    fast = SingleChannelConv2D(3)
+    reference = keras.layers.Conv2D(1, 3, padding="same")
+    fast.build(features.shape)
+    reference.build(features.shape)
+    assert [w.shape for w in fast.get_weights()] == [w.shape for w in reference.get_weights()]
+    reference.set_weights(fast.get_weights())
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(fast(features)),
+        keras.ops.convert_to_numpy(reference(features)),
+        rtol=1e-5,
+        atol=1e-5,
     )

@@ -35,6 +35,40 @@ class Sampler(layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
+@keras.saving.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
+class SingleChannelConv2D(layers.Layer):
+    """A stride-1 "same" convolution to one output channel, as Conv2D(1, kernel_size) computes it.
+
+    Same parameters, initialization and outputs as `Conv2D(1, kernel_size, padding="same")`,
+    computed as a depthwise convolution followed by a sum over channels: oneDNN's direct
+    convolution handles a single output channel poorly on CPU (measured ≈ 5× slower for this
+    layer at batch 128), the depthwise form does not.
+    """
+
+    def __init__(self, kernel_size: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kernel_size = kernel_size
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        # The kernel has Conv2D(1)'s shape (k, k, channels, 1), so Glorot sees the same fans.
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(self.kernel_size, self.kernel_size, input_shape[-1], 1),
+            initializer="glorot_uniform",
+        )
+        self.bias = self.add_weight(name="bias", shape=(1,), initializer="zeros")
+
+    def call(self, inputs: Any) -> Any:
+        per_channel = ops.depthwise_conv(inputs, self.kernel, strides=1, padding="same")
+        return ops.sum(per_channel, axis=-1, keepdims=True) + self.bias
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (*input_shape[:-1], 1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "kernel_size": self.kernel_size}
+
+
 def build_encoder(
     latent_dim: int,
     filters: Sequence[int],
@@ -92,7 +126,7 @@ def build_decoder(
             activation=activation,
             name=f"deconv_{index}",
         )(x)
-    logits = layers.Conv2D(IMAGE_SHAPE[-1], kernel_size, padding="same", name="logits")(x)
+    logits = SingleChannelConv2D(kernel_size, name="logits")(x)
     return keras.Model(latent, logits, name="decoder")
 
 
