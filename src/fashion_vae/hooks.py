@@ -1,34 +1,53 @@
 """Project hooks: checks that run before the first node, so a bad run touches no output."""
 
+import importlib
+import pkgutil
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 
+import fashion_vae.pipelines
 from fashion_vae.datasets import IDXDataset
 from fashion_vae.parameters import VALIDATORS
 
 
-class MissingRawDataError(FileNotFoundError):
-    """A raw Fashion-MNIST file the pipeline reads is not there."""
+class MissingInputError(FileNotFoundError):
+    """A dataset the pipeline reads has never been written; the message says what writes it."""
+
+
+def _how_to_produce(name: str, dataset: Any) -> str:
+    if isinstance(dataset, IDXDataset):
+        return "run `make data` to fetch Fashion-MNIST"
+    # Kedro's registry holds only the pipelines a run asks for; this error path needs them all.
+    producers = []
+    for module in pkgutil.iter_modules(fashion_vae.pipelines.__path__):
+        pipeline = importlib.import_module(f"fashion_vae.pipelines.{module.name}").create_pipeline()
+        if name in pipeline.all_outputs():
+            producers.append(module.name)
+    if not producers:
+        return "no pipeline of this project writes it"
+    return f"run `kedro run --pipeline={producers[0]}` (or `kedro run`) first"
 
 
 class PreflightChecksHook:
-    """Refuse bad parameters and missing raw data before any node runs."""
+    """Refuse bad parameters and missing inputs before any node runs."""
 
     @hook_impl
     def before_pipeline_run(
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
     ) -> None:
-        used = pipeline.inputs()
+        inputs = pipeline.inputs()
         for section, validate in VALIDATORS.items():
-            if any(name.startswith(f"params:{section}") for name in used):
+            if any(name.startswith(f"params:{section}") for name in inputs):
                 validate(catalog.load(f"params:{section}"))
-        for name in sorted(used):
-            dataset = catalog.get(name) if name in catalog else None
-            if isinstance(dataset, IDXDataset) and not dataset.exists():
-                raise MissingRawDataError(
-                    f"raw data file for '{name}' is missing ({dataset._describe()['filepath']}): "
-                    "run `make data` to fetch Fashion-MNIST"
+        for name in sorted(inputs):
+            if name.startswith("params:") or name == "parameters" or name not in catalog:
+                continue
+            dataset = catalog.get(name)
+            if not dataset.exists():
+                location = dataset._describe().get("filepath", name)
+                raise MissingInputError(
+                    f"input '{name}' ({location}) does not exist: {_how_to_produce(name, dataset)}"
                 )

@@ -77,7 +77,7 @@ def test_split_refuses_impossible_sizes(size: int) -> None:
 def _run(project: Path, pipeline: str, **kwargs) -> None:
     bootstrap_project(project)
     with KedroSession.create(project_path=project, env="test", **kwargs) as session:
-        session.run(pipeline_name=pipeline)
+        session.run(pipeline_names=[pipeline])
 
 
 def test_data_processing_end_to_end_on_real_subset(project_copy: Path) -> None:

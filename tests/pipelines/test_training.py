@@ -5,8 +5,11 @@ from typing import Any
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
 
 from fashion_vae.model.callbacks import TrainingDivergedError
 from fashion_vae.parameters import InvalidParameterError, validate_training_parameters
@@ -137,3 +140,33 @@ def test_batch_larger_than_the_data_is_refused_before_training(
     with pytest.raises(InvalidParameterError, match=r"training\.batch_size is 1000; .*100"):
         train_vae(real_images[:100], real_images[100:150], training, seed=1)
     assert not Path(training["checkpoint_dir"]).exists()
+
+
+def _run(project: Path, pipeline: str, **session_args: Any) -> None:
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, env="test", **session_args) as session:
+        session.run(pipeline_names=[pipeline])
+
+
+def test_training_pipeline_stores_a_versioned_model(project_copy: Path) -> None:
+    _run(project_copy, "data_processing")
+    _run(project_copy, "training")
+    outputs = project_copy / "data" / "test_env"
+    (model_path,) = (outputs / "06_models" / "vae.keras").glob("*/vae.keras")
+    vae = keras.saving.load_model(model_path, safe_mode=True)
+    assert vae.latent_dim == 16  # conf/test/parameters_training.yml
+    (history_path,) = (outputs / "08_reporting" / "training_history.csv").glob("*/*.csv")
+    assert list(pd.read_csv(history_path)["epoch"]) == [1, 2]
+    (progress_path,) = (outputs / "07_model_output" / "training_progress.npy").glob("*/*.npy")
+    assert np.load(progress_path).shape == (2, 16, 28, 28)
+
+
+def test_training_without_model_inputs_says_what_to_run(project_copy: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"kedro run --pipeline=data_processing"):
+        _run(project_copy, "training")
+
+
+def test_bad_runtime_parameter_stops_before_any_node(project_copy: Path) -> None:
+    with pytest.raises(InvalidParameterError, match=r"training\.latent_dim is 0"):
+        _run(project_copy, "__default__", runtime_params={"training": {"latent_dim": 0}})
+    assert not (project_copy / "data" / "test_env").exists()
