@@ -22,7 +22,10 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 from PIL import Image, ImageDraw
+from sklearn.manifold import TSNE
+from threadpoolctl import threadpool_limits
 
 CLASS_NAMES: tuple[str, ...] = (
     "T-shirt/top",
@@ -200,7 +203,9 @@ def interpolations_figure(
     for row in range(n_rows):
         for step in range(n_steps):
             _show(axes[row, step], rows[row, step])
-        _row_label(axes[row, 0], f"{_class_name(start_labels[row])} → {_class_name(end_labels[row])}")
+        _row_label(
+            axes[row, 0], f"{_class_name(start_labels[row])} → {_class_name(end_labels[row])}"
+        )
     # The interpolation weight, so a reader can tell where the midpoint is.
     for step, weight in enumerate(np.linspace(0.0, 1.0, n_steps)):
         axes[0, step].set_title(f"{weight:.2g}", fontsize=8, pad=3)
@@ -214,7 +219,12 @@ def interpolations_figure(
 
 
 def project_2d(
-    z_mean: np.ndarray, method: str = "pca", max_points: int | None = None, seed: int = 0
+    z_mean: np.ndarray,
+    method: str = "pca",
+    max_points: int | None = None,
+    seed: int = 0,
+    *,
+    threads: int | None = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Project posterior means to 2-D with PCA or t-SNE; return (points, indices used)."""
     if method not in _METHOD_AXIS_NAMES:
@@ -235,8 +245,6 @@ def project_2d(
         return _pca(z, 2), indices
     # t-SNE is quadratic-ish in N and slow in high D: a PCA to 50 dims first is the usual
     # speed-up (van der Maaten's and scikit-learn's advice) and loses little structure.
-    from sklearn.manifold import TSNE  # imported here: only t-SNE needs it
-
     if z.shape[1] > 50:
         z = _pca(z, 50)
     # scikit-learn requires perplexity < n_samples; 30 is its default for larger sets.
@@ -244,18 +252,25 @@ def project_2d(
     tsne = TSNE(
         n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed
     )
-    return tsne.fit_transform(z), indices
+    # t-SNE's gradient runs in OpenMP threads that spin while waiting for each other; on a busy
+    # shared CPU that cost 3-5x the run time (2,000 points: 8 s with 1 thread, 24-40 s with 2),
+    # hence one thread by default; None lets OpenMP use every core.
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        return tsne.fit_transform(z), indices
 
 
 def _pca(z: np.ndarray, components: int) -> np.ndarray:
     """Scores on the first principal components, with signs fixed for reproducible plots."""
     centred = z - z.mean(axis=0)
-    u, s, vt = np.linalg.svd(centred, full_matrices=False)
-    components = min(components, vt.shape[0])
-    # SVD signs are arbitrary; make each axis's largest loading positive (as sklearn does).
-    signs = np.sign(vt[np.arange(components), np.argmax(np.abs(vt[:components]), axis=1)])
+    # Eigenvectors of the D x D scatter matrix instead of an SVD of the N x D data: the same axes
+    # (in float64), and ~100x faster here (an SVD of 10,000 x 200 took seconds on 2 cores).
+    _, vectors = np.linalg.eigh(centred.T @ centred)
+    components = min(components, vectors.shape[1])
+    axes = vectors[:, ::-1][:, :components]  # eigh sorts eigenvalues ascending
+    # Eigenvector signs are arbitrary; make each axis's largest loading positive (as sklearn).
+    signs = np.sign(axes[np.argmax(np.abs(axes), axis=0), np.arange(components)])
     signs[signs == 0] = 1.0
-    return u[:, :components] * s[:components] * signs
+    return centred @ (axes * signs)
 
 
 def latent_map_figure(points_2d: np.ndarray, labels: np.ndarray, method: str = "pca") -> Figure:
@@ -276,7 +291,9 @@ def latent_map_figure(points_2d: np.ndarray, labels: np.ndarray, method: str = "
     # top of the others.
     ax.scatter(points[:, 0], points[:, 1], c=colors, s=4, alpha=0.6, linewidths=0)
     handles = [
-        Line2D([], [], marker="o", linestyle="", color=CLASS_COLORS[label], label=CLASS_NAMES[label])
+        Line2D(
+            [], [], marker="o", linestyle="", color=CLASS_COLORS[label], label=CLASS_NAMES[label]
+        )
         for label in np.unique(labels)
     ]
     ax.legend(handles=handles, title="class", loc="center left", bbox_to_anchor=(1.01, 0.5))
@@ -295,7 +312,7 @@ def traversal_codes(
     values: Sequence[float] | np.ndarray,
     relative: bool = False,
 ) -> np.ndarray:
-    """Codes ``D x V x latent``: ``z_center`` with one dimension set to (or shifted by) each value."""
+    """Codes ``D x V x latent``: ``z_center`` with one dimension set to (or moved by) each value."""
     z_center = np.asarray(z_center, dtype=np.float32).reshape(-1)
     dimensions = np.asarray(dimensions, dtype=np.int64).reshape(-1)
     values = np.asarray(values, dtype=np.float32).reshape(-1)
@@ -327,7 +344,9 @@ def latent_traversals_figure(
             _show(axes[row, column], traversals[row, column])
         _row_label(axes[row, 0], f"z[{int(dimension)}]")
     for column, value in enumerate(values):
-        axes[0, column].set_title(f"{float(value):+.3g}", fontsize=8, pad=3)
+        # A sign on every non-zero value, so that columns read as offsets from the prior's mean.
+        label = f"{float(value):+.3g}" if value != 0 else "0"
+        axes[0, column].set_title(label, fontsize=8, pad=3)
     fig.text(0.5, 0.15 / fig.get_figheight(), "value of the varied dimension", ha="center")
     _suptitle(fig, "Latent traversals: the most active dimensions varied one at a time")
     return fig
@@ -349,7 +368,9 @@ def training_curves_figure(history: pd.DataFrame) -> Figure:
     """Negative ELBO, reconstruction and KL per epoch, train and validation, in three panels."""
     missing = [column for column, _ in _CURVE_PANELS if column not in history]
     if "epoch" not in history or missing:
-        raise ValueError(f"history lacks columns {(['epoch'] if 'epoch' not in history else []) + missing}")
+        raise ValueError(
+            f"history lacks columns {(['epoch'] if 'epoch' not in history else []) + missing}"
+        )
     epochs = history["epoch"].to_numpy()
     # Markers only help when there are few points; on long runs they clutter the line.
     marker = "o" if len(epochs) <= 30 else None
@@ -358,9 +379,12 @@ def training_curves_figure(history: pd.DataFrame) -> Figure:
     for ax, (column, title) in zip(axes, _CURVE_PANELS, strict=True):
         ax.plot(epochs, history[column], marker=marker, markersize=3, label="train")
         if f"val_{column}" in history:
-            ax.plot(epochs, history[f"val_{column}"], marker=marker, markersize=3, label="validation")
+            ax.plot(
+                epochs, history[f"val_{column}"], marker=marker, markersize=3, label="validation"
+            )
         ax.set_title(title)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 2.5" ticks
         ax.set_ylabel("nats per image")
         ax.grid(alpha=0.3)
         ax.legend()
@@ -424,7 +448,7 @@ def progress_gif(
     epochs: Sequence[int] | None = None,
     frame_ms: int = 400,
     last_frame_ms: int = 2000,
-    scale: int = 3,
+    scale: int = 2,
 ) -> bytes:
     """Animated GIF, one frame per epoch, each a square grid (4 x 4 for 16) of the samples."""
     progress = _images(progress, 2, "progress")
