@@ -94,6 +94,12 @@ def validate_training_parameters(training: Mapping[str, Any]) -> None:
         require_int(training, "training", key, minimum)
     require_number(training, "training", "learning_rate", positive=True)
     require_number(training, "training", "beta", positive=False)
+    if training.get("learning_rate_decay") not in ("none", "cosine"):
+        raise _fail(
+            "training.learning_rate_decay",
+            training.get("learning_rate_decay"),
+            '"none" or "cosine"',
+        )
     if not isinstance(training.get("resume"), bool):
         raise _fail("training.resume", training.get("resume"), "true or false")
     if training.get("verbose") not in ("auto", 0, 1, 2):
@@ -108,7 +114,67 @@ def validate_data_processing_parameters(data_processing: Mapping[str, Any]) -> N
     require_int(data_processing, "data_processing", "validation_size", 1)
 
 
+def validate_evaluate_parameters(evaluate: Mapping[str, Any]) -> None:
+    """Raise InvalidParameterError for the first unusable value in the `evaluate` section."""
+    for key, minimum in [
+        ("batch_size", 1),
+        ("iwae_samples", 1),
+        ("knn_k", 1),
+        # A Fréchet distance needs a covariance, so at least two generated images.
+        ("n_generated", 2),
+    ]:
+        require_int(evaluate, "evaluate", key, minimum)
+    n_samples = evaluate.get("n_samples")
+    iwae_samples = evaluate["iwae_samples"]
+    if (
+        isinstance(n_samples, bool)
+        or not isinstance(n_samples, int)
+        or not 1 <= n_samples <= iwae_samples
+    ):
+        raise _fail(
+            "evaluate.n_samples",
+            n_samples,
+            f"an integer from 1 to evaluate.iwae_samples ({iwae_samples}): the ELBO reuses "
+            "the first n_samples of the importance samples",
+        )
+    if evaluate.get("max_train_features") is not None:
+        require_int(evaluate, "evaluate", "max_train_features", evaluate["knn_k"])
+
+
+def validate_feature_classifier_parameters(feature_classifier: Mapping[str, Any]) -> None:
+    """Raise InvalidParameterError for the first unusable value in `feature_classifier`."""
+    section = "feature_classifier"
+    # Each block halves the side with a 2×2 max-pool: 28 → 14 → 7 → 3 allows at most three.
+    _require_int_list(feature_classifier, section, "conv_filters", range(1, 4))
+    for key in ("dense_units", "batch_size", "epochs"):
+        require_int(feature_classifier, section, key, 1)
+    require_number(feature_classifier, section, "learning_rate", positive=True)
+    dropout = require_number(feature_classifier, section, "dropout", positive=False)
+    if dropout >= 1:
+        raise _fail(f"{section}.dropout", dropout, "a number ≥ 0 and < 1")
+    if feature_classifier.get("verbose") not in ("auto", 0, 1, 2):
+        raise _fail(f"{section}.verbose", feature_classifier.get("verbose"), '"auto", 0, 1 or 2')
+
+
+def validate_report_parameters(report: Mapping[str, Any]) -> None:
+    """Raise InvalidParameterError for the first unusable value in `report`."""
+    for key, minimum in [
+        ("interpolation_rows", 1),
+        ("interpolation_steps", 2),
+        ("traversal_dimensions", 1),
+        ("traversal_steps", 2),
+        ("tsne_points", 0),
+    ]:
+        require_int(report, "report", key, minimum)
+    if 0 < report["tsne_points"] < 10:
+        raise _fail("report.tsne_points", report["tsne_points"], "0 (off) or at least 10")
+
+
+# Each section of the parameters and its check, run by the preflight hook before any node.
 VALIDATORS = {
     "data_processing": validate_data_processing_parameters,
     "training": validate_training_parameters,
+    "feature_classifier": validate_feature_classifier_parameters,
+    "evaluate": validate_evaluate_parameters,
+    "report": validate_report_parameters,
 }

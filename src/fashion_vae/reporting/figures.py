@@ -27,18 +27,7 @@ from PIL import Image, ImageDraw
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
-CLASS_NAMES: tuple[str, ...] = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
+from fashion_vae.labels import CLASS_NAMES
 
 # tab10 has exactly ten distinguishable colours, one per class, used for every class colour.
 CLASS_COLORS: tuple[tuple[float, ...], ...] = tuple(colormaps["tab10"].colors)

@@ -28,6 +28,18 @@ def image_batches(
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def learning_rate_schedule(
+    training: dict[str, Any], n_images: int
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """Adam's learning rate: constant, or cosine-decayed to 1% over all planned steps."""
+    if training["learning_rate_decay"] == "none":
+        return training["learning_rate"]
+    steps_per_epoch = -(-n_images // training["batch_size"])
+    return keras.optimizers.schedules.CosineDecay(
+        training["learning_rate"], decay_steps=training["epochs"] * steps_per_epoch, alpha=0.01
+    )
+
+
 def train_vae(
     train_images: np.ndarray,
     validation_images: np.ndarray,
@@ -47,7 +59,11 @@ def train_vae(
 
     keras.utils.set_random_seed(seed)
     vae = build_vae(**resolve_model_config(training), beta=training["beta"], seed=seed)
-    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=training["learning_rate"]))
+    vae.compile(
+        optimizer=keras.optimizers.Adam(
+            learning_rate=learning_rate_schedule(training, len(train_images))
+        )
+    )
     prior_samples = np.random.default_rng(seed).standard_normal(
         (training["progress_samples"], vae.latent_dim), dtype=np.float32
     )

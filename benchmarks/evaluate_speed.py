@@ -1,0 +1,149 @@
+"""Time `kedro run --pipeline=evaluate` on the stored model: median wall time and peak RSS.
+
+Each run is a fresh `kedro run` process, as a user would start it (Python and TensorFlow
+start-up included), in a throw-away copy of the project whose inputs are links to the real
+`data/` folders, so the benchmark never adds versions to the real metrics or samples.
+A baseline with K = 1 (`iwae_samples=1, n_samples=1`: the ELBO alone, no importance
+weighting) runs in the same session, and the last run's per-section seconds (from its
+metrics JSON) break the time down.
+
+Usage (from the project root; needs `kedro run --pipeline=feature_classifier` and a trained
+`vae_model`):
+
+    .venv/bin/python benchmarks/evaluate_speed.py [--repeats 3] [--baseline-repeats 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+KEDRO = Path(sys.executable).parent / "kedro"
+# Inputs of the evaluate pipeline, linked read-only into the copy; outputs stay in the copy.
+INPUT_FOLDERS = ("02_intermediate", "05_model_input", "06_models")
+OUTPUT_FOLDERS = ("07_model_output", "08_reporting")
+
+
+def make_project_copy(root: Path) -> Path:
+    """A copy of the project's configuration whose data inputs link to the real ones."""
+    for item in ("pyproject.toml", ".telemetry"):
+        if (PROJECT_ROOT / item).exists():
+            shutil.copy(PROJECT_ROOT / item, root / item)
+    shutil.copytree(PROJECT_ROOT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
+    (root / "conf" / "local").mkdir()
+    (root / "src").mkdir()  # the package is installed (editable) in the venv
+    data = root / "data"
+    data.mkdir()
+    for folder in INPUT_FOLDERS:
+        (data / folder).symlink_to(PROJECT_ROOT / "data" / folder)
+    for folder in OUTPUT_FOLDERS:
+        (data / folder).mkdir()
+    return root
+
+
+def run_once(project: Path, params: str | None, load_versions: str | None) -> tuple[float, float]:
+    """Run the evaluate pipeline in a fresh process; return (wall seconds, peak RSS in MiB)."""
+    command = [str(KEDRO), "run", "--pipeline=evaluate"]
+    if params:
+        command.append(f"--params={params}")
+    if load_versions:
+        command.append(f"--load-versions={load_versions}")
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    log = project / "run.log"
+    started = time.perf_counter()
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=project, env=env, stdout=out, stderr=out)
+        # wait4 returns this child's own resource usage (ru_maxrss in KiB on Linux).
+        _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed ({process.returncode}); log:\n{log.read_text()}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def latest_metrics(project: Path) -> dict:
+    """The metrics JSON of the copy's latest run."""
+    versions = sorted((project / "data" / "08_reporting" / "metrics.json").iterdir())
+    return json.loads((versions[-1] / "metrics.json").read_text("utf-8"))
+
+
+def measure(
+    project: Path, label: str, repeats: int, params: str | None, load_versions: str | None
+) -> dict:
+    """Run `repeats` times; print and return the timings and the last run's metrics."""
+    walls, rss, sections = [], [], []
+    for index in range(repeats):
+        # Other processes' load before the run: on a shared machine it explains the spread.
+        load = os.getloadavg()[0]
+        seconds, peak = run_once(project, params, load_versions)
+        walls.append(seconds)
+        rss.append(peak)
+        sections.append(latest_metrics(project)["run"]["seconds_by_section"])
+        print(
+            f"  {label} run {index + 1}/{repeats}: {seconds:6.1f} s, peak RSS {peak:6.0f} MiB "
+            f"(1-min load average before: {load:.1f})"
+        )
+    result = latest_metrics(project)
+    return {"label": label, "walls": walls, "rss": rss, "sections": sections, "metrics": result}
+
+
+def summarize(measurement: dict) -> None:
+    """Print median wall time, peak RSS and the section breakdown of one configuration."""
+    walls, run = measurement["walls"], measurement["metrics"]["run"]
+    print(
+        f"\n{measurement['label']}: median {statistics.median(walls):.1f} s of {len(walls)} "
+        f"(min {min(walls):.1f}, max {max(walls):.1f}); peak RSS {max(measurement['rss']):.0f} "
+        f"MiB; K = {run['parameters']['iwae_samples']}"
+    )
+    print("  median seconds per section:")
+    runs = measurement["sections"]
+    for name in runs[0]:
+        print(f"  {name:<18} {statistics.median(r[name] for r in runs):6.1f} s")
+    rest = [wall - sum(r.values()) for wall, r in zip(walls, runs, strict=True)]
+    # Kedro and TensorFlow start-up, loading, encoding the test set, prior samples, saving.
+    print(f"  {'everything else':<18} {statistics.median(rest):6.1f} s")
+    elbo = measurement["metrics"]["elbo"]["negative_elbo"]
+    nll = measurement["metrics"]["log_likelihood"]["negative_log_likelihood_iwae"]
+    print(f"  negative ELBO {elbo:.2f}, IWAE NLL {nll:.2f} nats/image")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="runs with default parameters")
+    parser.add_argument("--baseline-repeats", type=int, default=1, help="runs with K = 1")
+    parser.add_argument(
+        "--load-versions", help="pin datasets, e.g. vae_model:2026-11-25T02.29.28.288Z"
+    )
+    args = parser.parse_args()
+    print(f"evaluate pipeline on {os.cpu_count()} CPUs (fresh `kedro run` process each run)")
+    with tempfile.TemporaryDirectory(prefix="evaluate_speed_") as tmp:
+        project = make_project_copy(Path(tmp))
+        measurements = [
+            measure(project, "default parameters", args.repeats, None, args.load_versions)
+        ]
+        if args.baseline_repeats:
+            measurements.append(
+                measure(
+                    project,
+                    "baseline K = 1",
+                    args.baseline_repeats,
+                    "evaluate.iwae_samples=1,evaluate.n_samples=1",
+                    args.load_versions,
+                )
+            )
+    for measurement in measurements:
+        summarize(measurement)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""What each change from the textbook model buys: train variants side by side, same data, same seed.
+
+Each variant is the textbook preset plus some parameter overrides, trained by the project's
+training node on the real model inputs for the same number of epochs. Prints, per variant, the
+validation negative ELBO after each epoch, the median seconds per epoch, the total training time
+relative to the first variant, and the test negative ELBO (single posterior sample, nats/image).
+
+Needs the model inputs: `make data && .venv/bin/kedro run --pipeline=data_processing`.
+Run: `.venv/bin/python benchmarks/preset_ablation.py --epochs 10 [--images 55000]
+[--variants textbook,no_dense16,...]`.
+"""
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+from fashion_vae.pipelines.training.nodes import train_vae  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_INPUT = ROOT / "data" / "05_model_input"
+
+# Overrides of the textbook preset's architecture ("preset") or of training parameters.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "textbook": {},
+    "no_dense16": {"preset": {"encoder_dense_units": []}},
+    "no_dense16_cosine": {
+        "preset": {"encoder_dense_units": []},
+        "training": {"learning_rate_decay": "cosine"},
+    },
+    "no_dense16_elu_cosine": {
+        "preset": {"encoder_dense_units": [], "activation": "elu"},
+        "training": {"learning_rate_decay": "cosine"},
+    },
+    "no_dense16_swish_cosine": {
+        "preset": {"encoder_dense_units": [], "activation": "swish"},
+        "training": {"learning_rate_decay": "cosine"},
+    },
+    "no_dense16_elu": {"preset": {"encoder_dense_units": [], "activation": "elu"}},
+    "no_dense16_swish": {"preset": {"encoder_dense_units": [], "activation": "swish"}},
+    "no_dense16_lr2e-3": {
+        "preset": {"encoder_dense_units": []},
+        "training": {"learning_rate": 0.002},
+    },
+    "no_dense16_lr2e-3_cosine": {
+        "preset": {"encoder_dense_units": []},
+        "training": {"learning_rate_decay": "cosine", "learning_rate": 0.002},
+    },
+    "no_dense16_dense512": {
+        "preset": {"encoder_dense_units": [512], "decoder_dense_units": [512]},
+    },
+    "no_dense16_wide_decoder": {
+        "preset": {"encoder_dense_units": [], "decoder_filters": [64, 64]},
+    },
+    "no_dense16_wide_encoder": {
+        "preset": {"encoder_dense_units": [], "encoder_filters": [64, 128]},
+    },
+    "no_dense16_batch64": {
+        "preset": {"encoder_dense_units": []},
+        "training": {"batch_size": 64},
+    },
+    "default": {"training": {"preset": "default"}},
+}
+
+
+def variant_parameters(name: str, epochs: int, checkpoint_dir: str) -> dict[str, Any]:
+    """The project's training parameters with one variant's overrides applied."""
+    training = yaml.safe_load((ROOT / "conf/base/parameters_training.yml").read_text())["training"]
+    overrides = VARIANTS[name]
+    training["presets"]["variant"] = {
+        **training["presets"]["textbook"],
+        **overrides.get("preset", {}),
+    }
+    training.update(
+        preset="variant",
+        epochs=epochs,
+        early_stopping_patience=epochs,
+        verbose=0,
+        checkpoint_dir=checkpoint_dir,
+    )
+    training.update(overrides.get("training", {}))
+    return training
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--images", type=int, default=55000, help="training images")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names")
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+
+    train = np.load(MODEL_INPUT / "train_images.npy")[: args.images]
+    validation = np.load(MODEL_INPUT / "validation_images.npy")
+    test = np.load(MODEL_INPUT / "test_images.npy")
+    results = []
+    for name in args.variants.split(","):
+        with tempfile.TemporaryDirectory() as checkpoint_dir:
+            params = variant_parameters(name, args.epochs, checkpoint_dir)
+            vae, history, _ = train_vae(train, validation, params, args.seed)
+        test_neg_elbo = vae.evaluate(test, batch_size=1000, verbose=0, return_dict=True)[
+            "neg_elbo"
+        ]
+        curve = ", ".join(f"{v:.1f}" for v in history["val_neg_elbo"])
+        print(f"{name}: validation -ELBO per epoch {curve}", flush=True)
+        results.append((name, history, test_neg_elbo))
+
+    baseline_seconds = results[0][1]["seconds"].sum()
+    print(f"\n{len(train):,} training images, {args.epochs} epochs, seed {args.seed}")
+    print(f"{'variant':28s} {'s/epoch':>8s} {'time ×':>7s} {'best val':>9s} {'test -ELBO':>11s}")
+    for name, history, test_neg_elbo in results:
+        print(
+            f"{name:28s} {history['seconds'].median():8.1f} "
+            f"{history['seconds'].sum() / baseline_seconds:7.2f} "
+            f"{history['val_neg_elbo'].min():9.1f} {test_neg_elbo:11.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,392 @@
+"""Nodes of the evaluate pipeline: a stored VAE's test-set metrics, as one JSON-ready dict.
+
+Images are float32 N×28×28×1 in [0, 1]. The Keras models run in batches through
+`predict_on_batch` (one compiled graph per model and batch shape); the arithmetic on their
+outputs is `fashion_vae.metrics`, in float64. Each metric node returns one section of the
+metrics JSON plus the seconds it took, which `assemble_metrics` moves into the `run` section.
+"""
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+from scipy import special
+
+from fashion_vae import metrics
+from fashion_vae.labels import CLASS_NAMES
+from fashion_vae.model import VAE, kl_divergence
+from fashion_vae.pipelines.feature_classifier.nodes import FEATURES_LAYER
+
+# Burda et al. (2016): a unit is active when its posterior mean varies across data by > 0.01.
+ACTIVE_UNIT_THRESHOLD = 0.01
+# A latent dimension "carries information" when its mean KL exceeds this many nats.
+KL_DIMENSION_THRESHOLD = 0.01
+LIKELIHOOD_NOTE = (
+    "Bernoulli likelihood on continuous pixels in [0, 1] (binary cross-entropy): not a "
+    "normalized density for grey levels, so it cannot go below the data's own summed pixel "
+    "binary entropy, reported as data_entropy_floor."
+)
+FID_DESCRIPTION = (
+    "Fréchet distance in the feature space of a Fashion-MNIST classifier (not Inception FID)"
+)
+FID_REFERENCE_DESCRIPTION = (
+    "The same distance between the real validation images and the real test images: what "
+    "real data scores, with the bias of a smaller sample."
+)
+# Separate random streams under the one seed, so that no two draws share numbers.
+_IWAE_STREAM, _PRIOR_STREAM, _SUBSET_STREAM = 1, 2, 3
+
+
+def check_images_fit(model: keras.Model, images: np.ndarray, model_name: str) -> None:
+    """Raise ValueError naming both shapes unless `images` is N × the model's input shape."""
+    expected = tuple(model.input_shape[1:])
+    if tuple(images.shape[1:]) != expected or images.ndim != len(expected) + 1:
+        raise ValueError(
+            f"{model_name} expects images of shape (N, {', '.join(map(str, expected))}) but "
+            f"the data has shape {tuple(images.shape)}; evaluate a model trained on this data"
+        )
+
+
+def _check_vae_fits(vae: VAE, images: np.ndarray) -> None:
+    """Check the VAE's encoder input and decoder output against the images."""
+    check_images_fit(vae.encoder, images, "vae_model")
+    output = tuple(vae.decoder.output_shape[1:])
+    if output != tuple(images.shape[1:]):
+        raise ValueError(
+            f"vae_model decodes images of shape (N, {', '.join(map(str, output))}) but the "
+            f"data has shape {tuple(images.shape)}"
+        )
+
+
+def _check_same_length(**arrays: np.ndarray) -> None:
+    """Raise ValueError unless every array has the same first dimension."""
+    lengths = {name: len(array) for name, array in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"expected one row per image in each of {lengths}")
+
+
+def _predict(model: keras.Model, inputs: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Run `model` on `inputs` in batches; return its outputs (a list), concatenated."""
+    if len(inputs) == 0:
+        raise ValueError("no images to run the model on")
+    parts = []
+    for start in range(0, len(inputs), batch_size):
+        out = model.predict_on_batch(np.asarray(inputs[start : start + batch_size]))
+        parts.append(out if isinstance(out, list | tuple) else [out])
+    return [np.concatenate(columns) for columns in zip(*parts, strict=True)]
+
+
+def encode_images(vae: VAE, images: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and log-variances (N × latent_dim, float32) of the images."""
+    _check_vae_fits(vae, images)
+    z_mean, z_log_var = _predict(vae.encoder, images, batch_size)
+    return z_mean, z_log_var
+
+
+def _log_likelihood_model(vae: VAE) -> keras.Model:
+    """A model (images, z) → log p(x|z) per image: the decoder and the Bernoulli log-likelihood."""
+    images = keras.Input(shape=vae.decoder.output_shape[1:], name="images")
+    z = keras.Input(shape=(vae.latent_dim,), name="z")
+    logits = vae.decoder(z)
+    # x·l − softplus(l) == x log σ(l) + (1 − x) log σ(−l), stable for large |l|.
+    log_likelihood = ops.sum(images * logits - ops.softplus(logits), axis=(1, 2, 3))
+    return keras.Model([images, z], log_likelihood, name="log_likelihood")
+
+
+def _importance_log_weights(
+    scorer: keras.Model,
+    images: np.ndarray,
+    z_mean: np.ndarray,
+    z_log_var: np.ndarray,
+    *,
+    n_draws: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """K × B log p(x|z_k) and log-weights log p(x|z_k) + log p(z_k) − log q(z_k|x)."""
+    std = np.exp(0.5 * z_log_var)
+    log_likelihood = np.empty((n_draws, len(images)))
+    log_weights = np.empty((n_draws, len(images)))
+    for k in range(n_draws):
+        z = z_mean + std * rng.standard_normal(z_mean.shape, dtype=np.float32)
+        log_likelihood[k] = scorer.predict_on_batch([images, z])
+        log_weights[k] = (
+            log_likelihood[k]
+            + metrics.log_standard_normal(z)
+            - metrics.log_normal_diag(z, z_mean, z_log_var)
+        )
+    return log_likelihood, log_weights
+
+
+def _mean_and_error(values: np.ndarray) -> tuple[float, float | None]:
+    """Mean and its standard error (None for a single value: JSON has no NaN)."""
+    if len(values) < 2:
+        return float(np.mean(values)), None
+    return float(np.mean(values)), float(np.std(values, ddof=1) / np.sqrt(len(values)))
+
+
+def likelihood_metrics(
+    vae: VAE,
+    images: np.ndarray,
+    z_mean: np.ndarray,
+    z_log_var: np.ndarray,
+    *,
+    n_samples: int,
+    iwae_samples: int,
+    batch_size: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Negative ELBO (reconstruction + analytic KL) and the IWAE bound, from shared samples."""
+    started = time.perf_counter()
+    _check_vae_fits(vae, images)
+    _check_same_length(images=images, z_mean=z_mean, z_log_var=z_log_var)
+    if not 1 <= n_samples <= iwae_samples:
+        raise ValueError(f"n_samples is {n_samples}; expected 1 to iwae_samples ({iwae_samples})")
+    scorer = _log_likelihood_model(vae)
+    rng = np.random.default_rng((seed, _IWAE_STREAM))
+    n = len(images)
+    reconstruction, elbo_monte_carlo, iwae = np.empty(n), np.empty(n), np.empty(n)
+    for start in range(0, n, batch_size):
+        batch = slice(start, start + batch_size)
+        log_likelihood, log_weights = _importance_log_weights(
+            scorer,
+            np.asarray(images[batch]),
+            z_mean[batch],
+            z_log_var[batch],
+            n_draws=iwae_samples,
+            rng=rng,
+        )
+        # The ELBO reuses the first n_samples draws; the IWAE bound uses all K of them.
+        reconstruction[batch] = -np.mean(log_likelihood[:n_samples], axis=0)
+        elbo_monte_carlo[batch] = np.mean(log_weights[:n_samples], axis=0)
+        iwae[batch] = metrics.iwae_bound(log_weights)
+    kl = np.asarray(kl_divergence(z_mean, z_log_var), dtype=np.float64)
+    negative_elbo, elbo_error = _mean_and_error(reconstruction + kl)
+    nll, nll_error = _mean_and_error(-iwae)
+    floor = metrics.binary_entropy_floor(images)
+    return {
+        "elbo": {
+            "negative_elbo": negative_elbo,
+            "reconstruction": float(np.mean(reconstruction)),
+            "kl": float(np.mean(kl)),
+            "standard_error": elbo_error,
+            "negative_elbo_monte_carlo": float(-np.mean(elbo_monte_carlo)),
+            "n_samples": n_samples,
+            "units": "nats/image",
+        },
+        "log_likelihood": {
+            "negative_log_likelihood_iwae": nll,
+            "standard_error": nll_error,
+            "iwae_samples": iwae_samples,
+            "gap_to_negative_elbo": negative_elbo - nll,
+            "data_entropy_floor": floor,
+            "above_floor": nll - floor,
+            "likelihood": LIKELIHOOD_NOTE,
+            "units": "nats/image",
+        },
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _decode(vae: VAE, z: np.ndarray, batch_size: int) -> np.ndarray:
+    """Pixel probabilities (float32) of latent codes, batched."""
+    (logits,) = _predict(vae.decoder, z, batch_size)
+    return special.expit(logits).astype(np.float32)
+
+
+def _quality(images: np.ndarray, reconstructions: np.ndarray, ssim: np.ndarray) -> dict:
+    """MSE, PSNR and SSIM of image pairs, averaged (None for an empty set)."""
+    if len(images) == 0:
+        return {"mse": None, "psnr_db": None, "ssim": None, "n_images": 0}
+    return {
+        "mse": float(np.mean(metrics.mse_per_image(images, reconstructions))),
+        "psnr_db": metrics.mean_psnr(images, reconstructions),
+        "ssim": float(np.mean(ssim)),
+        "n_images": len(images),
+    }
+
+
+def reconstruction_metrics(
+    vae: VAE, images: np.ndarray, labels: np.ndarray, z_mean: np.ndarray, batch_size: int
+) -> dict[str, Any]:
+    """MSE, PSNR and SSIM of the posterior-mean reconstructions, overall and per class."""
+    started = time.perf_counter()
+    _check_vae_fits(vae, images)
+    _check_same_length(images=images, labels=labels, z_mean=z_mean)
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    reconstructions = _decode(vae, z_mean, batch_size)
+    ssim = metrics.ssim_per_image(images, reconstructions, batch_size)
+    per_class = {
+        name: _quality(images[labels == c], reconstructions[labels == c], ssim[labels == c])
+        for c, name in enumerate(CLASS_NAMES)
+    }
+    return {
+        **_quality(images, reconstructions, ssim),
+        "per_class": per_class,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def latent_metrics(z_mean: np.ndarray, z_log_var: np.ndarray) -> dict[str, Any]:
+    """Active units and the KL per latent dimension, from the test posteriors."""
+    started = time.perf_counter()
+    kl = metrics.kl_per_dimension(z_mean, z_log_var)
+    return {
+        "latent_dim": int(z_mean.shape[1]),
+        "active_units": metrics.active_units(z_mean, ACTIVE_UNIT_THRESHOLD),
+        "active_unit_threshold": ACTIVE_UNIT_THRESHOLD,
+        "kl_per_dimension": {
+            "total": float(np.sum(kl)),
+            "mean": float(np.mean(kl)),
+            "max": float(np.max(kl)),
+            "dims_above_threshold": int(np.sum(kl > KL_DIMENSION_THRESHOLD)),
+            "threshold": KL_DIMENSION_THRESHOLD,
+            "values": [float(v) for v in kl],
+            "units": "nats/image",
+        },
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def feature_learning_metrics(
+    vae: VAE,
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    test_z_mean: np.ndarray,
+    test_labels: np.ndarray,
+    *,
+    max_train_features: int | None,
+    knn_k: int,
+    batch_size: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Linear-probe and k-NN test accuracy on posterior means (train: a seeded subset if set)."""
+    started = time.perf_counter()
+    _check_same_length(train_images=train_images, train_labels=train_labels)
+    _check_same_length(test_z_mean=test_z_mean, test_labels=test_labels)
+    index = np.arange(len(train_images))
+    if max_train_features is not None and max_train_features < len(train_images):
+        rng = np.random.default_rng((seed, _SUBSET_STREAM))
+        index = np.sort(rng.choice(len(train_images), max_train_features, replace=False))
+    if knn_k > len(index):
+        raise ValueError(f"knn_k is {knn_k}; expected at most the {len(index)} training images")
+    # Fancy indexing reads only the chosen rows of a memory-mapped array.
+    images = train_images if len(index) == len(train_images) else train_images[index]
+    train_features, _ = encode_images(vae, images, batch_size)
+    labels = np.asarray(train_labels)[index]
+    test_labels = np.asarray(test_labels)
+    linear_probe = metrics.linear_probe_accuracy(
+        train_features, labels, test_z_mean, test_labels, seed=seed
+    )
+    return {
+        "linear_probe_accuracy": linear_probe,
+        "knn_accuracy": metrics.knn_accuracy(
+            train_features, labels, test_z_mean, test_labels, k=knn_k
+        ),
+        "knn_k": knn_k,
+        "n_train": len(index),
+        "n_test": len(test_labels),
+        "features": "posterior means",
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def sample_prior(
+    vae: VAE, test_images: np.ndarray, n_generated: int, batch_size: int, seed: int
+) -> np.ndarray:
+    """Decode `n_generated` seeded draws z ~ N(0, I) to pixel probabilities (float32)."""
+    # The test images only vouch that the samples are comparable to them.
+    _check_vae_fits(vae, test_images)
+    rng = np.random.default_rng((seed, _PRIOR_STREAM))
+    z = rng.standard_normal((n_generated, vae.latent_dim), dtype=np.float32)
+    return _decode(vae, z, batch_size)
+
+
+def _feature_extractor(classifier: keras.Model) -> keras.Model:
+    """A model image → (penultimate-layer features, logits) sharing the classifier's weights."""
+    try:
+        features = classifier.get_layer(FEATURES_LAYER).output
+    except ValueError as error:
+        raise ValueError(
+            f"fashion_classifier has no layer named {FEATURES_LAYER!r}; retrain it with "
+            "the feature_classifier pipeline"
+        ) from error
+    return keras.Model(classifier.inputs, [features, classifier.outputs[0]])
+
+
+def generation_metrics(
+    classifier: keras.Model,
+    test_images: np.ndarray,
+    test_labels: np.ndarray,
+    reference_images: np.ndarray,
+    generated: np.ndarray,
+    *,
+    batch_size: int,
+) -> dict[str, Any]:
+    """Fréchet distance of generated to test images in classifier features, and class shares."""
+    started = time.perf_counter()
+    for images in (test_images, reference_images, generated):
+        check_images_fit(classifier, images, "fashion_classifier")
+    _check_same_length(test_images=test_images, test_labels=test_labels)
+    extractor = _feature_extractor(classifier)
+    test_features, test_logits = _predict(extractor, test_images, batch_size)
+    generated_features, generated_logits = _predict(extractor, generated, batch_size)
+    reference_features, _ = _predict(extractor, reference_images, batch_size)
+    distribution = metrics.class_distribution(special.softmax(generated_logits, axis=1))
+    shares = distribution.pop("shares")
+    return {
+        "fid_fashion_classifier": metrics.frechet_distance(test_features, generated_features),
+        "description": FID_DESCRIPTION,
+        "fid_real_reference": metrics.frechet_distance(test_features, reference_features),
+        "reference_description": FID_REFERENCE_DESCRIPTION,
+        "n_generated": len(generated),
+        "n_reference": len(reference_images),
+        "classifier_test_accuracy": float(
+            np.mean(np.argmax(test_logits, axis=1) == np.asarray(test_labels))
+        ),
+        "class_distribution": {
+            **distribution,
+            "largest_class": CLASS_NAMES[int(np.argmax(shares))],
+            "smallest_class": CLASS_NAMES[int(np.argmin(shares))],
+            "shares": dict(zip(CLASS_NAMES, shares, strict=True)),
+        },
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def assemble_metrics(
+    test_z_mean: np.ndarray,
+    *,
+    likelihood: dict[str, Any],
+    reconstruction: dict[str, Any],
+    latent: dict[str, Any],
+    feature_learning: dict[str, Any],
+    generation: dict[str, Any],
+    parameters: Mapping[str, Any],
+    seed: int,
+) -> dict[str, Any]:
+    """Nest the sections into the metrics JSON, with a `run` section of sizes and timings."""
+    sections = {
+        "reconstruction": dict(reconstruction),
+        "latent": dict(latent),
+        "feature_learning": dict(feature_learning),
+        "generation": dict(generation),
+    }
+    seconds = {"likelihood": likelihood["seconds"]}
+    seconds.update({name: section.pop("seconds") for name, section in sections.items()})
+    return {
+        "run": {
+            "model_latent_dim": int(test_z_mean.shape[1]),
+            "n_test_images": len(test_z_mean),
+            "seed": seed,
+            "parameters": dict(parameters),
+            "seconds": sum(seconds.values()),
+            "seconds_by_section": seconds,
+        },
+        "elbo": likelihood["elbo"],
+        "log_likelihood": likelihood["log_likelihood"],
+        **sections,
+    }

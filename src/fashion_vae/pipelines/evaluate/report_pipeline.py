@@ -1,0 +1,98 @@
+"""Wiring of the report nodes, tagged `report`, which the evaluate pipeline includes."""
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from .report_nodes import (
+    build_report_page,
+    plot_interpolations,
+    plot_latent_map_pca,
+    plot_latent_map_tsne,
+    plot_latent_traversals,
+    plot_per_class_error,
+    plot_reconstructions,
+    plot_samples,
+    plot_training_curves,
+    plot_training_progress,
+)
+
+# Each figure is saved as a versioned PNG through matplotlib (`<name>@figure`) and read back
+# as an image (`<name>@png`) by the report page: Kedro's transcoding of one file, two types.
+FIGURES = [
+    "reconstructions",
+    "samples",
+    "interpolations",
+    "latent_map_pca",
+    "latent_map_tsne",
+    "latent_traversals",
+    "training_curves",
+    "per_class_error",
+    "progress_strip",
+]
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Draw every report figure and the report page."""
+    return pipeline(
+        [
+            node(
+                plot_reconstructions,
+                ["vae_model", "model_input_test", "test_labels"],
+                "reconstructions@figure",
+                name="plot_reconstructions",
+            ),
+            node(plot_samples, "generated_samples", "samples@figure", name="plot_samples"),
+            node(
+                plot_interpolations,
+                ["vae_model", "test_posterior_mean", "test_labels", "params:report", "params:seed"],
+                "interpolations@figure",
+                name="plot_interpolations",
+            ),
+            node(
+                plot_latent_map_pca,
+                ["test_posterior_mean", "test_labels"],
+                "latent_map_pca@figure",
+                name="plot_latent_map_pca",
+            ),
+            node(
+                plot_latent_map_tsne,
+                ["test_posterior_mean", "test_labels", "params:report", "params:seed"],
+                "latent_map_tsne@figure",
+                name="plot_latent_map_tsne",
+            ),
+            node(
+                plot_latent_traversals,
+                ["vae_model", "test_posterior_mean", "params:report"],
+                "latent_traversals@figure",
+                name="plot_latent_traversals",
+            ),
+            node(
+                plot_training_curves,
+                "training_history",
+                "training_curves@figure",
+                name="plot_training_curves",
+            ),
+            node(
+                plot_per_class_error,
+                "metrics",
+                "per_class_error@figure",
+                name="plot_per_class_error",
+            ),
+            node(
+                plot_training_progress,
+                "training_progress",
+                "progress_strip@figure",
+                name="plot_training_progress",
+            ),
+            node(
+                build_report_page,
+                {
+                    "metrics": "metrics",
+                    "training_progress": "training_progress",
+                    **{name: f"{name}@png" for name in FIGURES},
+                },
+                ["report_page", "training_progress_gif"],
+                name="build_report_page",
+            ),
+        ],
+        tags="report",
+    )

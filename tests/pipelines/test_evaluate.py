@@ -1,0 +1,374 @@
+"""The evaluate nodes on a tiny untrained VAE, and every pipeline end to end on the test env."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from fashion_vae import metrics
+from fashion_vae.model import VAE, build_vae
+from fashion_vae.parameters import (
+    InvalidParameterError,
+    validate_evaluate_parameters,
+    validate_feature_classifier_parameters,
+)
+from fashion_vae.pipelines.evaluate.nodes import (
+    CLASS_NAMES,
+    _log_likelihood_model,
+    assemble_metrics,
+    encode_images,
+    feature_learning_metrics,
+    generation_metrics,
+    latent_metrics,
+    likelihood_metrics,
+    reconstruction_metrics,
+    sample_prior,
+)
+from fashion_vae.pipelines.feature_classifier.nodes import build_classifier
+
+BASE_PARAMETERS = Path(__file__).resolve().parents[2] / "conf/base/parameters_evaluate.yml"
+
+# Every key of the metrics JSON, section by section (per-class entries checked separately).
+EXPECTED_KEYS = {
+    "run": {
+        "model_latent_dim",
+        "n_test_images",
+        "seed",
+        "parameters",
+        "seconds",
+        "seconds_by_section",
+    },
+    "elbo": {
+        "negative_elbo",
+        "reconstruction",
+        "kl",
+        "standard_error",
+        "negative_elbo_monte_carlo",
+        "n_samples",
+        "units",
+    },
+    "log_likelihood": {
+        "negative_log_likelihood_iwae",
+        "standard_error",
+        "iwae_samples",
+        "gap_to_negative_elbo",
+        "data_entropy_floor",
+        "above_floor",
+        "likelihood",
+        "units",
+    },
+    "reconstruction": {"mse", "psnr_db", "ssim", "n_images", "per_class"},
+    "latent": {"latent_dim", "active_units", "active_unit_threshold", "kl_per_dimension"},
+    "feature_learning": {
+        "linear_probe_accuracy",
+        "knn_accuracy",
+        "knn_k",
+        "n_train",
+        "n_test",
+        "features",
+    },
+    "generation": {
+        "fid_fashion_classifier",
+        "description",
+        "fid_real_reference",
+        "reference_description",
+        "n_generated",
+        "n_reference",
+        "classifier_test_accuracy",
+        "class_distribution",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def vae() -> VAE:
+    return build_vae(
+        4,
+        encoder_filters=[4, 8],
+        encoder_dense_units=[],
+        decoder_filters=[8, 4],
+        decoder_dense_units=[],
+        seed=0,
+    )
+
+
+@pytest.fixture
+def data(real_images: np.ndarray) -> dict[str, np.ndarray]:
+    """200 test and 300 training images with labels cycling through the ten classes."""
+    return {
+        "test": real_images[:200],
+        "test_labels": (np.arange(200) % 10).astype(np.uint8),
+        "train": real_images[200:500],
+        "train_labels": (np.arange(300) % 10).astype(np.uint8),
+    }
+
+
+def _likelihood(vae: VAE, images: np.ndarray, **overrides: Any) -> dict[str, Any]:
+    z_mean, z_log_var = encode_images(vae, images, batch_size=64)
+    kwargs = {"n_samples": 8, "iwae_samples": 8, "batch_size": 64, "seed": 1, **overrides}
+    return likelihood_metrics(vae, images, z_mean, z_log_var, **kwargs)
+
+
+def test_encoding_does_not_depend_on_the_batch_size(vae: VAE, data: dict) -> None:
+    z_mean, z_log_var = encode_images(vae, data["test"], batch_size=200)
+    assert z_mean.shape == z_log_var.shape == (200, 4) and z_mean.dtype == np.float32
+    small_batches = encode_images(vae, data["test"], batch_size=7)
+    np.testing.assert_allclose(small_batches[0], z_mean, atol=1e-5)
+    np.testing.assert_allclose(small_batches[1], z_log_var, atol=1e-5)
+
+
+def test_log_likelihood_model_matches_the_metrics_function(vae: VAE, data: dict) -> None:
+    images = data["test"][:16]
+    z = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
+    got = _log_likelihood_model(vae).predict_on_batch([images, z])
+    logits = np.asarray(vae.decoder(z))
+    expected = metrics.bernoulli_log_likelihood(images, logits)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-2)
+
+
+def test_iwae_bound_is_tighter_than_the_elbo(vae: VAE, data: dict) -> None:
+    result = _likelihood(vae, data["test"])
+    elbo, likelihood = result["elbo"], result["log_likelihood"]
+    assert elbo["negative_elbo"] == pytest.approx(elbo["reconstruction"] + elbo["kl"])
+    # With n_samples == K, log-mean-exp ≥ mean of the same log-weights holds for every image.
+    nll = likelihood["negative_log_likelihood_iwae"]
+    assert nll <= elbo["negative_elbo_monte_carlo"] + 1e-9
+    assert likelihood["gap_to_negative_elbo"] > 0
+    assert likelihood["data_entropy_floor"] == pytest.approx(
+        metrics.binary_entropy_floor(data["test"])
+    )
+    assert likelihood["above_floor"] > 0
+    assert elbo["kl"] >= 0 and elbo["standard_error"] > 0
+    assert result["seconds"] >= 0
+
+
+def test_likelihood_is_seeded_and_elbo_uses_the_first_samples(vae: VAE, data: dict) -> None:
+    images = data["test"][:64]
+    first = _likelihood(vae, images)
+    assert _likelihood(vae, images)["log_likelihood"] == first["log_likelihood"]
+    assert _likelihood(vae, images, seed=2)["log_likelihood"] != first["log_likelihood"]
+    # The same K draws, fewer of them in the ELBO: the IWAE bound does not change.
+    fewer = _likelihood(vae, images, n_samples=1)
+    nll = "negative_log_likelihood_iwae"
+    assert fewer["log_likelihood"][nll] == first["log_likelihood"][nll]
+    assert fewer["elbo"]["negative_elbo"] != first["elbo"]["negative_elbo"]
+    assert fewer["elbo"]["n_samples"] == 1
+    with pytest.raises(ValueError, match="n_samples is 9"):
+        _likelihood(vae, images, n_samples=9)
+
+
+def test_reconstruction_metrics_overall_and_per_class(vae: VAE, data: dict) -> None:
+    labels = data["test_labels"].copy()
+    labels[labels == 9] = 8  # no "Ankle boot" left
+    z_mean, _ = encode_images(vae, data["test"], batch_size=64)
+    result = reconstruction_metrics(vae, data["test"], labels, z_mean, batch_size=64)
+    assert 0 < result["mse"] < 1 and 0 < result["psnr_db"] < 100 and -1 <= result["ssim"] <= 1
+    assert result["n_images"] == 200
+    assert tuple(result["per_class"]) == CLASS_NAMES
+    assert result["per_class"]["Bag"]["n_images"] == 40
+    assert result["per_class"]["Ankle boot"] == {
+        "mse": None,
+        "psnr_db": None,
+        "ssim": None,
+        "n_images": 0,
+    }
+    per_image = metrics.mse_per_image(data["test"], np.asarray(vae.reconstruct(data["test"])))
+    assert result["mse"] == pytest.approx(float(np.mean(per_image)), rel=1e-4)
+
+
+def test_latent_metrics_summarise_every_dimension() -> None:
+    rng = np.random.default_rng(0)
+    z_mean = np.stack([rng.normal(0, 1, 500), np.full(500, 0.3), rng.normal(0, 0.01, 500)], 1)
+    z_log_var = np.stack([np.full(500, -2.0), np.zeros(500), np.zeros(500)], 1)
+    result = latent_metrics(z_mean, z_log_var)
+    assert result["latent_dim"] == 3 and result["active_units"] == 1
+    kl = result["kl_per_dimension"]
+    assert len(kl["values"]) == 3 and kl["dims_above_threshold"] == 2
+    assert kl["total"] == pytest.approx(sum(kl["values"])) and kl["max"] == max(kl["values"])
+
+
+def test_feature_learning_on_a_seeded_training_subset(vae: VAE, data: dict) -> None:
+    z_mean, _ = encode_images(vae, data["test"], batch_size=64)
+    kwargs = {"knn_k": 3, "batch_size": 64, "seed": 0}
+    result = feature_learning_metrics(
+        vae,
+        data["train"],
+        data["train_labels"],
+        z_mean,
+        data["test_labels"],
+        max_train_features=120,
+        **kwargs,
+    )
+    assert result["n_train"] == 120 and result["n_test"] == 200 and result["knn_k"] == 3
+    assert 0 <= result["linear_probe_accuracy"] <= 1 and 0 <= result["knn_accuracy"] <= 1
+    with pytest.raises(ValueError, match="knn_k is 3; expected at most the 2 training"):
+        feature_learning_metrics(
+            vae,
+            data["train"],
+            data["train_labels"],
+            z_mean,
+            data["test_labels"],
+            max_train_features=2,
+            **kwargs,
+        )
+
+
+def test_prior_samples_and_generation_metrics(vae: VAE, data: dict) -> None:
+    samples = sample_prior(vae, data["test"], n_generated=150, batch_size=64, seed=3)
+    assert samples.shape == (150, 28, 28, 1) and samples.dtype == np.float32
+    assert samples.min() >= 0 and samples.max() <= 1
+    np.testing.assert_array_equal(sample_prior(vae, data["test"], 150, 64, seed=3), samples)
+
+    classifier = build_classifier([4], dense_units=8, dropout=0.0)
+    result = generation_metrics(
+        classifier,
+        data["test"],
+        data["test_labels"],
+        data["train"][:100],
+        samples,
+        batch_size=64,
+    )
+    assert result["fid_fashion_classifier"] >= 0 and result["fid_real_reference"] >= 0
+    assert "not Inception FID" in result["description"]
+    assert result["n_generated"] == 150 and result["n_reference"] == 100
+    assert 0 <= result["classifier_test_accuracy"] <= 1
+    distribution = result["class_distribution"]
+    assert tuple(distribution["shares"]) == CLASS_NAMES
+    assert sum(distribution["shares"].values()) == pytest.approx(1.0)
+    assert distribution["largest_class"] in CLASS_NAMES
+    assert 0 <= distribution["entropy"] <= distribution["max_entropy"]
+
+
+def test_images_of_the_wrong_shape_are_refused_naming_both_shapes(vae: VAE) -> None:
+    wrong = np.zeros((5, 32, 32, 1), np.float32)
+    message = r"vae_model expects images of shape \(N, 28, 28, 1\).*\(5, 32, 32, 1\)"
+    with pytest.raises(ValueError, match=message):
+        encode_images(vae, wrong, batch_size=8)
+    with pytest.raises(ValueError, match=message):
+        sample_prior(vae, wrong, n_generated=4, batch_size=8, seed=0)
+    classifier = build_classifier([4], dense_units=8, dropout=0.0)
+    with pytest.raises(ValueError, match=r"fashion_classifier expects .*\(5, 32, 32, 1\)"):
+        generation_metrics(classifier, wrong, np.zeros(5), wrong, wrong, batch_size=8)
+
+
+def test_assemble_metrics_moves_timings_to_the_run_section() -> None:
+    sections = {
+        "likelihood": {"elbo": {"negative_elbo": 1.0}, "log_likelihood": {}, "seconds": 1.5},
+        "reconstruction": {"mse": 0.1, "seconds": 0.5},
+        "latent": {"seconds": 0.25},
+        "feature_learning": {"seconds": 2.0},
+        "generation": {"seconds": 1.0},
+    }
+    result = assemble_metrics(np.zeros((7, 3)), **sections, parameters={"batch_size": 4}, seed=5)
+    assert list(result) == [
+        "run",
+        "elbo",
+        "log_likelihood",
+        "reconstruction",
+        "latent",
+        "feature_learning",
+        "generation",
+    ]
+    assert result["run"]["seconds"] == pytest.approx(5.25)
+    assert result["run"]["model_latent_dim"] == 3 and result["run"]["n_test_images"] == 7
+    assert "seconds" not in result["reconstruction"]
+    assert sections["reconstruction"]["seconds"] == 0.5  # inputs untouched
+
+
+@pytest.fixture
+def evaluate_parameters() -> dict[str, Any]:
+    return yaml.safe_load(BASE_PARAMETERS.read_text())["evaluate"]
+
+
+def test_base_evaluate_parameters_are_valid(evaluate_parameters: dict[str, Any]) -> None:
+    validate_evaluate_parameters(evaluate_parameters)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("batch_size", 0, r"evaluate\.batch_size is 0; expected an integer ≥ 1"),
+        ("iwae_samples", "many", r"evaluate\.iwae_samples is 'many'; expected an integer"),
+        ("n_samples", 6, r"evaluate\.n_samples is 6; expected an integer from 1 to .*\(5\)"),
+        ("knn_k", 0, r"evaluate\.knn_k is 0; expected an integer ≥ 1"),
+        ("n_generated", 1, r"evaluate\.n_generated is 1; expected an integer ≥ 2"),
+        ("max_train_features", 2, r"evaluate\.max_train_features is 2; expected an integer ≥ 5"),
+    ],
+)
+def test_bad_evaluate_parameters_are_refused_by_name(
+    evaluate_parameters: dict[str, Any], key: str, value: Any, message: str
+) -> None:
+    evaluate_parameters[key] = value
+    with pytest.raises(InvalidParameterError, match=message):
+        validate_evaluate_parameters(evaluate_parameters)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (
+            "conv_filters",
+            [32, 64, 64, 64],
+            r"feature_classifier\.conv_filters is \[32, 64, 64, 64\]",
+        ),
+        ("dropout", 1.0, r"feature_classifier\.dropout is 1\.0; expected a number ≥ 0 and < 1"),
+        ("epochs", 0, r"feature_classifier\.epochs is 0; expected an integer ≥ 1"),
+        ("verbose", "loud", r"feature_classifier\.verbose is 'loud'"),
+    ],
+)
+def test_bad_feature_classifier_parameters_are_refused_by_name(
+    key: str, value: Any, message: str
+) -> None:
+    parameters = yaml.safe_load(BASE_PARAMETERS.read_text())["feature_classifier"]
+    validate_feature_classifier_parameters(parameters)
+    parameters[key] = value
+    with pytest.raises(InvalidParameterError, match=message):
+        validate_feature_classifier_parameters(parameters)
+
+
+def _run(project: Path, *pipelines: str) -> None:
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, env="test") as session:
+        session.run(pipeline_names=list(pipelines))
+
+
+def _versions(path: Path) -> list[str]:
+    return sorted(p.name for p in path.iterdir()) if path.exists() else []
+
+
+def test_every_pipeline_end_to_end_writes_every_metric(project_copy: Path) -> None:
+    _run(project_copy, "data_processing", "training", "feature_classifier", "evaluate")
+    output = project_copy / "data" / "test_env"
+    metrics_dir = output / "08_reporting" / "metrics.json"
+    (metrics_version,) = _versions(metrics_dir)
+    result = json.loads((metrics_dir / metrics_version / "metrics.json").read_text("utf-8"))
+    assert "Fréchet" in result["generation"]["description"]
+    assert list(result) == list(EXPECTED_KEYS)
+    for section, keys in EXPECTED_KEYS.items():
+        assert set(result[section]) == keys, section
+    assert result["run"]["n_test_images"] == 512 and result["run"]["model_latent_dim"] == 16
+    assert result["run"]["parameters"]["iwae_samples"] == 4
+    assert result["feature_learning"]["n_train"] == 768
+    assert tuple(result["reconstruction"]["per_class"]) == CLASS_NAMES
+    assert len(result["latent"]["kl_per_dimension"]["values"]) == 16
+    assert tuple(result["generation"]["class_distribution"]["shares"]) == CLASS_NAMES
+    nll = result["log_likelihood"]["negative_log_likelihood_iwae"]
+    assert result["log_likelihood"]["data_entropy_floor"] < nll < result["elbo"]["negative_elbo"]
+    samples_dir = output / "07_model_output" / "generated_samples.npy"
+    (samples_version,) = _versions(samples_dir)
+    samples = np.load(samples_dir / samples_version / "generated_samples.npy")
+    assert samples.shape == (256, 28, 28, 1)
+    assert _versions(output / "07_model_output" / "test_posterior_mean.npy")
+
+    # Test images of another size: refused before any output is written.
+    np.save(output / "05_model_input" / "test_images.npy", np.zeros((8, 32, 32, 1), np.float32))
+    with pytest.raises(ValueError, match=r"\(N, 28, 28, 1\).*\(8, 32, 32, 1\)"):
+        _run(project_copy, "evaluate")
+    for name in ("08_reporting/metrics.json", "07_model_output/generated_samples.npy"):
+        assert len(_versions(output / name)) == 1, name
+    assert len(_versions(output / "07_model_output" / "test_posterior_mean.npy")) == 1
