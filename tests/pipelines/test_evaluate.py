@@ -1,5 +1,6 @@
 """The evaluate nodes on a tiny untrained VAE, and every pipeline end to end on the test env."""
 
+import html
 import json
 from pathlib import Path
 from typing import Any
@@ -9,16 +10,18 @@ import pytest
 import yaml
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from PIL import Image
 
 from fashion_vae import metrics
+from fashion_vae.labels import CLASS_NAMES
 from fashion_vae.model import VAE, build_vae
 from fashion_vae.parameters import (
     InvalidParameterError,
     validate_evaluate_parameters,
     validate_feature_classifier_parameters,
 )
+from fashion_vae.pipelines.evaluate import report_pipeline
 from fashion_vae.pipelines.evaluate.nodes import (
-    CLASS_NAMES,
     _log_likelihood_model,
     assemble_metrics,
     encode_images,
@@ -30,6 +33,7 @@ from fashion_vae.pipelines.evaluate.nodes import (
     sample_prior,
 )
 from fashion_vae.pipelines.feature_classifier.nodes import build_classifier
+from fashion_vae.reporting import flatten_metrics
 
 BASE_PARAMETERS = Path(__file__).resolve().parents[2] / "conf/base/parameters_evaluate.yml"
 
@@ -364,6 +368,21 @@ def test_every_pipeline_end_to_end_writes_every_metric(project_copy: Path) -> No
     samples = np.load(samples_dir / samples_version / "generated_samples.npy")
     assert samples.shape == (256, 28, 28, 1)
     assert _versions(output / "07_model_output" / "test_posterior_mean.npy")
+
+    # The report: a version of every figure, and one page that embeds them all and every metric.
+    reporting = output / "08_reporting"
+    for figure in report_pipeline.FIGURES:
+        assert len(_versions(reporting / f"{figure}.png")) == 1, figure
+    (page_version,) = _versions(reporting / "report.html")
+    page = (reporting / "report.html" / page_version / "report.html").read_text("utf-8")
+    assert page.count("<img") == len(report_pipeline.FIGURES) + 1  # and the animated GIF
+    for key in flatten_metrics(result):
+        assert html.escape(key) in page, key
+    (gif_version,) = _versions(reporting / "training_progress.gif")
+    with Image.open(
+        reporting / "training_progress.gif" / gif_version / "training_progress.gif"
+    ) as gif:
+        assert gif.n_frames == 2  # one frame per epoch of the test environment's training
 
     # Test images of another size: refused before any output is written.
     np.save(output / "05_model_input" / "test_images.npy", np.zeros((8, 32, 32, 1), np.float32))

@@ -1,0 +1,111 @@
+"""The report nodes on a tiny untrained model: every figure, the GIF and the page."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from fashion_vae.labels import CLASS_NAMES
+from fashion_vae.model import VAE, build_vae
+from fashion_vae.pipelines.evaluate import report_nodes
+
+REPORT = {
+    "interpolation_rows": 3,
+    "interpolation_steps": 5,
+    "traversal_dimensions": 2,
+    "traversal_steps": 4,
+    "tsne_points": 40,
+}
+
+
+@pytest.fixture(scope="module")
+def vae() -> VAE:
+    return build_vae(
+        4,
+        encoder_filters=[4, 8],
+        encoder_dense_units=[],
+        decoder_filters=[8, 4],
+        decoder_dense_units=[],
+        seed=0,
+    )
+
+
+@pytest.fixture(scope="module")
+def test_set() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    images = rng.random((60, 28, 28, 1), dtype=np.float32)
+    labels = np.arange(60) % 10
+    return images, labels, rng.normal(size=(60, 4)).astype(np.float32)
+
+
+def _as_loaded_png(figure: Figure) -> Image.Image:
+    """What the catalog's `<figure>@png` dataset gives the page: the saved PNG, as an image."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def _image_axes(figure: Figure) -> int:
+    return sum(1 for axes in figure.axes if axes.images)
+
+
+def test_reconstructions_show_two_per_class(vae: VAE, test_set: tuple) -> None:
+    images, labels, _ = test_set
+    figure = report_nodes.plot_reconstructions(vae, images, labels)
+    assert _image_axes(figure) == 2 * 2 * len(CLASS_NAMES)
+
+
+def test_interpolations_join_images_of_different_classes(vae: VAE, test_set: tuple) -> None:
+    _, labels, z_mean = test_set
+    figure = report_nodes.plot_interpolations(vae, z_mean, labels, REPORT, seed=1)
+    assert _image_axes(figure) == 3 * 5
+    row_labels = [t.get_text() for axes in figure.axes for t in axes.texts] + [
+        axes.get_ylabel() for axes in figure.axes
+    ]
+    assert sum("→" in text for text in row_labels) == 3
+
+
+def test_latent_maps_and_traversals(vae: VAE, test_set: tuple) -> None:
+    _, labels, z_mean = test_set
+    pca = report_nodes.plot_latent_map_pca(z_mean, labels)
+    tsne = report_nodes.plot_latent_map_tsne(z_mean, labels, REPORT, seed=1)
+    off = report_nodes.plot_latent_map_tsne(z_mean, labels, {**REPORT, "tsne_points": 0}, seed=1)
+    assert pca.axes[0].get_legend() is not None and tsne.axes[0].get_legend() is not None
+    assert "t-SNE is off" in off.texts[0].get_text()
+    traversals = report_nodes.plot_latent_traversals(vae, z_mean, REPORT)
+    assert _image_axes(traversals) == 2 * 4
+
+
+def test_page_embeds_every_figure_and_the_gif(vae: VAE, test_set: tuple) -> None:
+    images, labels, _ = test_set
+    history = pd.DataFrame(
+        {
+            "epoch": [1, 2],
+            **{
+                f"{prefix}{name}": [2.0, 1.0]
+                for prefix in ("", "val_")
+                for name in ("loss", "neg_elbo", "reconstruction", "kl")
+            },
+        }
+    )
+    metrics = {
+        "elbo": {"negative_elbo": 250.0},
+        "reconstruction": {"per_class": {name: {"mse": 0.01} for name in CLASS_NAMES}},
+    }
+    progress = np.random.default_rng(0).random((3, 16, 28, 28), dtype=np.float32)
+    figures = {
+        "reconstructions": report_nodes.plot_reconstructions(vae, images, labels),
+        "training_curves": report_nodes.plot_training_curves(history),
+        "per_class_error": report_nodes.plot_per_class_error(metrics),
+        "progress_strip": report_nodes.plot_training_progress(progress),
+        "samples": report_nodes.plot_samples(images),
+    }
+    pngs = {name: _as_loaded_png(figure) for name, figure in figures.items()}
+    page, gif = report_nodes.build_report_page(metrics, progress, **pngs)
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count("<img") == len(figures) + 1
+    assert "elbo.negative_elbo" in page and report_nodes.CAPTIONS["samples"] in page
+    assert gif.n_frames == 3
