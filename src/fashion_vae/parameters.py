@@ -54,8 +54,8 @@ def _require_int_list(
     return value
 
 
-def resolve_model_config(training: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate the chosen preset and return the keyword arguments of `build_vae`."""
+def resolve_preset(training: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate the chosen preset: `build_vae` keyword arguments under "model", plus optimizer."""
     presets = training.get("presets") or {}
     preset_name = training.get("preset")
     if preset_name not in presets:
@@ -65,7 +65,13 @@ def resolve_model_config(training: Mapping[str, Any]) -> dict[str, Any]:
     activation = preset.get("activation", "relu")
     if not isinstance(activation, str):
         raise _fail(f"{section}.activation", activation, "the name of a Keras activation")
-    return {
+    if preset.get("learning_rate_decay") not in ("none", "cosine"):
+        raise _fail(
+            f"{section}.learning_rate_decay",
+            preset.get("learning_rate_decay"),
+            '"none" or "cosine"',
+        )
+    model = {
         "latent_dim": require_int(training, "training", "latent_dim", 1),
         # Each stride-2 layer halves the side: 28 → 14 → 7 allows at most two.
         "encoder_filters": _require_int_list(preset, section, "encoder_filters", range(1, 3)),
@@ -79,11 +85,16 @@ def resolve_model_config(training: Mapping[str, Any]) -> dict[str, Any]:
         "kernel_size": require_int(preset, section, "kernel_size", 1),
         "activation": activation,
     }
+    return {
+        "model": model,
+        "learning_rate": require_number(preset, section, "learning_rate", positive=True),
+        "learning_rate_decay": preset["learning_rate_decay"],
+    }
 
 
 def validate_training_parameters(training: Mapping[str, Any]) -> None:
     """Raise InvalidParameterError for the first unusable value in the `training` section."""
-    resolve_model_config(training)
+    resolve_preset(training)
     for key, minimum in [
         ("epochs", 1),
         ("batch_size", 1),
@@ -92,14 +103,7 @@ def validate_training_parameters(training: Mapping[str, Any]) -> None:
         ("progress_samples", 1),
     ]:
         require_int(training, "training", key, minimum)
-    require_number(training, "training", "learning_rate", positive=True)
     require_number(training, "training", "beta", positive=False)
-    if training.get("learning_rate_decay") not in ("none", "cosine"):
-        raise _fail(
-            "training.learning_rate_decay",
-            training.get("learning_rate_decay"),
-            '"none" or "cosine"',
-        )
     if not isinstance(training.get("resume"), bool):
         raise _fail("training.resume", training.get("resume"), "true or false")
     if training.get("verbose") not in ("auto", 0, 1, 2):

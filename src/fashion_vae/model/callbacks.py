@@ -45,14 +45,14 @@ class StopOnNaN(keras.callbacks.Callback):
             self.diverged_at = (self.epoch + 1, batch + 1)
             self.model.stop_training = True
 
-    def raise_if_diverged(self, learning_rate: float) -> None:
+    def raise_if_diverged(self, learning_rate_parameter: str) -> None:
         """Raise TrainingDivergedError naming the epoch and batch where the loss broke."""
         if self.diverged_at is not None:
             epoch, batch = self.diverged_at
             raise TrainingDivergedError(
                 f"training diverged: the loss became NaN or infinite in epoch {epoch}, "
                 f"batch {batch}. No model was saved; the previous version is untouched. "
-                f"Try a lower training.learning_rate (now {learning_rate})."
+                f"Try a lower {learning_rate_parameter}."
             )
 
 

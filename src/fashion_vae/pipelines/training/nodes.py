@@ -13,7 +13,7 @@ from fashion_vae.model import VAE, build_vae
 from fashion_vae.model.callbacks import EpochRecorder, KLWarmup, StopOnNaN
 from fashion_vae.parameters import (
     InvalidParameterError,
-    resolve_model_config,
+    resolve_preset,
     validate_training_parameters,
 )
 
@@ -29,14 +29,13 @@ def image_batches(
 
 
 def learning_rate_schedule(
-    training: dict[str, Any], n_images: int
+    preset: dict[str, Any], epochs: int, steps_per_epoch: int
 ) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """Adam's learning rate: constant, or cosine-decayed to 1% over all planned steps."""
-    if training["learning_rate_decay"] == "none":
-        return training["learning_rate"]
-    steps_per_epoch = -(-n_images // training["batch_size"])
+    if preset["learning_rate_decay"] == "none":
+        return preset["learning_rate"]
     return keras.optimizers.schedules.CosineDecay(
-        training["learning_rate"], decay_steps=training["epochs"] * steps_per_epoch, alpha=0.01
+        preset["learning_rate"], decay_steps=epochs * steps_per_epoch, alpha=0.01
     )
 
 
@@ -57,13 +56,12 @@ def train_vae(
     if not training["resume"]:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
 
+    preset = resolve_preset(training)
     keras.utils.set_random_seed(seed)
-    vae = build_vae(**resolve_model_config(training), beta=training["beta"], seed=seed)
-    vae.compile(
-        optimizer=keras.optimizers.Adam(
-            learning_rate=learning_rate_schedule(training, len(train_images))
-        )
-    )
+    vae = build_vae(**preset["model"], beta=training["beta"], seed=seed)
+    steps_per_epoch = -(-len(train_images) // training["batch_size"])
+    learning_rate = learning_rate_schedule(preset, training["epochs"], steps_per_epoch)
+    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate))
     prior_samples = np.random.default_rng(seed).standard_normal(
         (training["progress_samples"], vae.latent_dim), dtype=np.float32
     )
@@ -90,5 +88,5 @@ def train_vae(
         shuffle=False,  # image_batches shuffles, with the seed
         verbose=training["verbose"],
     )
-    nan_guard.raise_if_diverged(training["learning_rate"])
+    nan_guard.raise_if_diverged(f"training.presets.{training['preset']}.learning_rate")
     return vae, pd.DataFrame(recorder.epochs), recorder.progress_images()
