@@ -13,7 +13,7 @@ from kedro.framework.startup import bootstrap_project
 
 from fashion_vae.model.callbacks import TrainingDivergedError
 from fashion_vae.parameters import InvalidParameterError, validate_training_parameters
-from fashion_vae.pipelines.training.nodes import train_vae
+from fashion_vae.pipelines.training.nodes import prepare_checkpoint_dir, train_vae
 
 BASE_PARAMETERS = Path(__file__).resolve().parents[2] / "conf/base/parameters_training.yml"
 
@@ -183,3 +183,15 @@ def test_bad_runtime_parameter_stops_before_any_node(project_copy: Path) -> None
     with pytest.raises(InvalidParameterError, match=r"training\.latent_dim is 0"):
         _run(project_copy, "__default__", runtime_params={"training": {"latent_dim": 0}})
     assert not (project_copy / "data" / "test_env").exists()
+
+
+def test_checkpoint_of_another_configuration_is_discarded(
+    real_images: np.ndarray, training: dict[str, Any]
+) -> None:
+    checkpoint = Path(training["checkpoint_dir"])
+    other = {**training, "latent_dim": 3}
+    prepare_checkpoint_dir(checkpoint, other, seed=1, data_shape=(128, 28, 28, 1))
+    (checkpoint / "latest.weights.h5").write_bytes(b"weights of a 3-d latent model")
+    training["epochs"] = 1
+    _, history, _ = train_vae(real_images[:128], real_images[128:192], training, seed=1)
+    assert list(history["epoch"]) == [1]

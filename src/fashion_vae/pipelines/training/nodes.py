@@ -1,5 +1,7 @@
 """Nodes of the training pipeline."""
 
+import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ from fashion_vae.parameters import (
     resolve_preset,
     validate_training_parameters,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def image_batches(
@@ -39,6 +43,24 @@ def learning_rate_schedule(
     )
 
 
+def prepare_checkpoint_dir(
+    checkpoint_dir: Path, training: dict[str, Any], seed: int, data_shape: tuple[int, ...]
+) -> None:
+    """Keep a checkpoint only to resume the very same run; otherwise start from scratch."""
+    # Everything that shapes the weights, not how progress is displayed.
+    settings = {key: value for key, value in training.items() if key != "verbose"}
+    run = json.dumps({"training": settings, "seed": seed, "data_shape": list(data_shape)})
+    run_file = checkpoint_dir / "run.json"
+    if checkpoint_dir.exists() and (
+        not training["resume"] or not run_file.exists() or run_file.read_text() != run
+    ):
+        # Another configuration's weights would not fit, or would silently mix two runs.
+        logger.info("Discarding the checkpoint in %s: not this run's", checkpoint_dir)
+        shutil.rmtree(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    run_file.write_text(run)
+
+
 def train_vae(
     train_images: np.ndarray,
     validation_images: np.ndarray,
@@ -53,8 +75,7 @@ def train_vae(
             f"the {len(train_images)} training images"
         )
     checkpoint_dir = Path(training["checkpoint_dir"])
-    if not training["resume"]:
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    prepare_checkpoint_dir(checkpoint_dir, training, seed, train_images.shape)
 
     preset = resolve_preset(training)
     keras.utils.set_random_seed(seed)
