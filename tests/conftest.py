@@ -3,10 +3,16 @@
 import gzip
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from fashion_vae.model import VAE, build_vae
 
 # Keras reads the backend when first imported; tests use the project's default.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -47,3 +53,29 @@ def project_copy(tmp_path: Path) -> Path:
     (tmp_path / "data" / "01_raw").mkdir(parents=True)
     (tmp_path / "data" / "01_raw" / "fashion-mnist").symlink_to(RAW_DIR)
     return tmp_path
+
+
+def run_pipelines(project: Path, *pipelines: str, **session_args: Any) -> None:
+    """Run pipelines of the `test` environment of a project copy, as `kedro run --env=test`."""
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, env="test", **session_args) as session:
+        session.run(pipeline_names=list(pipelines))
+
+
+@pytest.fixture(name="run_pipelines")
+def run_pipelines_fixture() -> Callable[..., None]:
+    """The `run_pipelines` function, for tests that run a project copy."""
+    return run_pipelines
+
+
+@pytest.fixture(scope="session")
+def vae() -> VAE:
+    """A tiny untrained VAE with a 4-dimensional latent space."""
+    return build_vae(
+        4,
+        encoder_filters=[4, 8],
+        encoder_dense_units=[],
+        decoder_filters=[8, 4],
+        decoder_dense_units=[],
+        seed=0,
+    )

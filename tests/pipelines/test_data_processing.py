@@ -1,12 +1,11 @@
 """The data_processing nodes' contracts, and the pipeline end to end on the test environment."""
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from fashion_vae.pipelines.data_processing.nodes import (
     add_channel_axis,
@@ -74,14 +73,10 @@ def test_split_refuses_impossible_sizes(size: int) -> None:
         split_validation(np.zeros((100, 1)), np.zeros(100), size, 0)
 
 
-def _run(project: Path, pipeline: str, **kwargs) -> None:
-    bootstrap_project(project)
-    with KedroSession.create(project_path=project, env="test", **kwargs) as session:
-        session.run(pipeline_names=[pipeline])
-
-
-def test_data_processing_end_to_end_on_real_subset(project_copy: Path) -> None:
-    _run(project_copy, "data_processing")
+def test_data_processing_end_to_end_on_real_subset(
+    project_copy: Path, run_pipelines: Callable
+) -> None:
+    run_pipelines(project_copy, "data_processing")
     model_input = project_copy / "data" / "test_env" / "05_model_input"
     train = np.load(model_input / "train_images.npy")
     validation = np.load(model_input / "validation_images.npy")
@@ -94,14 +89,18 @@ def test_data_processing_end_to_end_on_real_subset(project_copy: Path) -> None:
     assert not (project_copy / "data" / "05_model_input").exists()  # base outputs untouched
 
 
-def test_missing_raw_data_says_to_run_make_data(project_copy: Path) -> None:
+def test_missing_raw_data_says_to_run_make_data(
+    project_copy: Path, run_pipelines: Callable
+) -> None:
     (project_copy / "data" / "01_raw" / "fashion-mnist").unlink()
     with pytest.raises(Exception, match="make data"):
-        _run(project_copy, "data_processing")
+        run_pipelines(project_copy, "data_processing")
 
 
-def test_corrupt_raw_file_is_refused_and_outputs_kept(project_copy: Path) -> None:
-    _run(project_copy, "data_processing")
+def test_corrupt_raw_file_is_refused_and_outputs_kept(
+    project_copy: Path, run_pipelines: Callable
+) -> None:
+    run_pipelines(project_copy, "data_processing")
     output = project_copy / "data" / "test_env" / "05_model_input" / "train_images.npy"
     before = output.read_bytes()
     raw = project_copy / "data" / "01_raw" / "fashion-mnist"
@@ -111,5 +110,5 @@ def test_corrupt_raw_file_is_refused_and_outputs_kept(project_copy: Path) -> Non
     corrupt = raw / "train-images-idx3-ubyte.gz"
     corrupt.write_bytes(corrupt.read_bytes()[:5000])
     with pytest.raises(Exception, match="train-images-idx3-ubyte.gz"):
-        _run(project_copy, "data_processing")
+        run_pipelines(project_copy, "data_processing")
     assert output.read_bytes() == before

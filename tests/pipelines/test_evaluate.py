@@ -2,19 +2,18 @@
 
 import html
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import yaml
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 from PIL import Image
 
 from fashion_vae import metrics
 from fashion_vae.labels import CLASS_NAMES
-from fashion_vae.model import VAE, build_vae
+from fashion_vae.model import VAE
 from fashion_vae.parameters import (
     InvalidParameterError,
     validate_evaluate_parameters,
@@ -87,18 +86,6 @@ EXPECTED_KEYS = {
         "class_distribution",
     },
 }
-
-
-@pytest.fixture(scope="module")
-def vae() -> VAE:
-    return build_vae(
-        4,
-        encoder_filters=[4, 8],
-        encoder_dense_units=[],
-        decoder_filters=[8, 4],
-        decoder_dense_units=[],
-        seed=0,
-    )
 
 
 @pytest.fixture
@@ -335,18 +322,14 @@ def test_bad_feature_classifier_parameters_are_refused_by_name(
         validate_feature_classifier_parameters(parameters)
 
 
-def _run(project: Path, *pipelines: str) -> None:
-    bootstrap_project(project)
-    with KedroSession.create(project_path=project, env="test") as session:
-        session.run(pipeline_names=list(pipelines))
-
-
 def _versions(path: Path) -> list[str]:
     return sorted(p.name for p in path.iterdir()) if path.exists() else []
 
 
-def test_every_pipeline_end_to_end_writes_every_metric(project_copy: Path) -> None:
-    _run(project_copy, "data_processing", "training", "feature_classifier", "evaluate")
+def test_every_pipeline_end_to_end_writes_every_metric(
+    project_copy: Path, run_pipelines: Callable
+) -> None:
+    run_pipelines(project_copy, "data_processing", "training", "feature_classifier", "evaluate")
     output = project_copy / "data" / "test_env"
     metrics_dir = output / "08_reporting" / "metrics.json"
     (metrics_version,) = _versions(metrics_dir)
@@ -387,7 +370,7 @@ def test_every_pipeline_end_to_end_writes_every_metric(project_copy: Path) -> No
     # Test images of another size: refused before any output is written.
     np.save(output / "05_model_input" / "test_images.npy", np.zeros((8, 32, 32, 1), np.float32))
     with pytest.raises(ValueError, match=r"\(N, 28, 28, 1\).*\(8, 32, 32, 1\)"):
-        _run(project_copy, "evaluate")
+        run_pipelines(project_copy, "evaluate")
     for name in ("08_reporting/metrics.json", "07_model_output/generated_samples.npy"):
         assert len(_versions(output / name)) == 1, name
     assert len(_versions(output / "07_model_output" / "test_posterior_mean.npy")) == 1

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from fashion_vae.labels import CLASS_NAMES
-from fashion_vae.model import VAE, build_vae
+from fashion_vae.model import VAE
 from fashion_vae.pipelines.evaluate import report_nodes
 
 REPORT = {
@@ -19,18 +19,6 @@ REPORT = {
     "traversal_steps": 4,
     "tsne_points": 40,
 }
-
-
-@pytest.fixture(scope="module")
-def vae() -> VAE:
-    return build_vae(
-        4,
-        encoder_filters=[4, 8],
-        encoder_dense_units=[],
-        decoder_filters=[8, 4],
-        decoder_dense_units=[],
-        seed=0,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """The training node: learning, determinism, resume, divergence and parameter checks."""
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -8,8 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from fashion_vae.model.callbacks import TrainingDivergedError
 from fashion_vae.parameters import InvalidParameterError, validate_training_parameters
@@ -155,15 +154,11 @@ def test_batch_larger_than_the_data_is_refused_before_training(
     assert not Path(training["checkpoint_dir"]).exists()
 
 
-def _run(project: Path, pipeline: str, **session_args: Any) -> None:
-    bootstrap_project(project)
-    with KedroSession.create(project_path=project, env="test", **session_args) as session:
-        session.run(pipeline_names=[pipeline])
-
-
-def test_training_pipeline_stores_a_versioned_model(project_copy: Path) -> None:
-    _run(project_copy, "data_processing")
-    _run(project_copy, "training")
+def test_training_pipeline_stores_a_versioned_model(
+    project_copy: Path, run_pipelines: Callable
+) -> None:
+    run_pipelines(project_copy, "data_processing")
+    run_pipelines(project_copy, "training")
     outputs = project_copy / "data" / "test_env"
     (model_path,) = (outputs / "06_models" / "vae.keras").glob("*/vae.keras")
     vae = keras.saving.load_model(model_path, safe_mode=True)
@@ -174,14 +169,18 @@ def test_training_pipeline_stores_a_versioned_model(project_copy: Path) -> None:
     assert np.load(progress_path).shape == (2, 16, 28, 28)
 
 
-def test_training_without_model_inputs_says_what_to_run(project_copy: Path) -> None:
+def test_training_without_model_inputs_says_what_to_run(
+    project_copy: Path, run_pipelines: Callable
+) -> None:
     with pytest.raises(FileNotFoundError, match=r"kedro run --pipeline=data_processing"):
-        _run(project_copy, "training")
+        run_pipelines(project_copy, "training")
 
 
-def test_bad_runtime_parameter_stops_before_any_node(project_copy: Path) -> None:
+def test_bad_runtime_parameter_stops_before_any_node(
+    project_copy: Path, run_pipelines: Callable
+) -> None:
     with pytest.raises(InvalidParameterError, match=r"training\.latent_dim is 0"):
-        _run(project_copy, "__default__", runtime_params={"training": {"latent_dim": 0}})
+        run_pipelines(project_copy, "__default__", runtime_params={"training": {"latent_dim": 0}})
     assert not (project_copy / "data" / "test_env").exists()
 
 
