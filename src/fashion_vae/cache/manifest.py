@@ -1,0 +1,88 @@
+"""The cache manifest: a JSON file beside the outputs that records what each node wrote."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import fsspec
+
+from fashion_vae.datasets._atomic import write_atomically
+
+from .fingerprint import file_sha256, text_sha256
+
+FORMAT = 1
+logger = logging.getLogger(__name__)
+
+
+class Manifest:
+    """Node records and file hashes, keyed by paths relative to the project, not by machine."""
+
+    def __init__(self, path: Path, root: Path) -> None:
+        """Reads the manifest at `path` (if any); file paths are stored relative to `root`."""
+        self.path = path
+        self.root = root
+        data = _read(path)
+        self.nodes: dict[str, dict[str, Any]] = data.get("nodes", {})
+        self._files: dict[str, dict[str, Any]] = data.get("files", {})
+
+    def key(self, path: Path) -> str:
+        """The portable name of `path`: POSIX and relative to the project root."""
+        return Path(os.path.relpath(os.path.abspath(path), self.root)).as_posix()
+
+    def content_hash(self, path: Path) -> str | None:
+        """SHA-256 of a file, or of a directory's files and their names; None if it is missing."""
+        if path.is_file():
+            return self._file_hash(path)
+        if not path.is_dir():
+            return None
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        listing = "".join(
+            f"{f.relative_to(path).as_posix()}\0{self._file_hash(f)}\n" for f in files
+        )
+        return "dir:" + text_sha256(listing)
+
+    def _file_hash(self, path: Path) -> str:
+        """The recorded hash while size and mtime match what was recorded, else a fresh one."""
+        # Stat before reading: a write during hashing then changes the mtime and forces a rehash.
+        stat = path.stat()
+        key = self.key(path)
+        entry = self._files.get(key)
+        if entry and (entry["size"], entry["mtime_ns"]) == (stat.st_size, stat.st_mtime_ns):
+            return str(entry["sha256"])
+        digest = file_sha256(path)
+        self._files[key] = {"sha256": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        return digest
+
+    def save(self, prune: bool = False) -> None:
+        """Writes the manifest atomically; `prune` drops the hashes of files that are gone."""
+        if prune:
+            self._files = {k: v for k, v in self._files.items() if (self.root / k).is_file()}
+        text = json.dumps(
+            {"format": FORMAT, "nodes": self.nodes, "files": self._files}, indent=1, sort_keys=True
+        )
+
+        def write(out: BinaryIO) -> None:
+            out.write(text.encode())
+
+        write_atomically(fsspec.filesystem("file"), "file", str(self.path), write, {})
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The manifest's content; empty (so every node reruns) when absent, unreadable or old."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        logger.warning(
+            "Ignoring the unreadable cache manifest %s (%s): every node reruns", path, exc
+        )
+        return {}
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        logger.warning("Ignoring cache manifest %s of another format: every node reruns", path)
+        return {}
+    return data

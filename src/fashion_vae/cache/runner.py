@@ -1,0 +1,210 @@
+"""Kedro runners that skip a node while its persisted outputs are still valid."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Collection
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+from kedro.framework import project
+from kedro.framework.context import KedroContext
+from kedro.io import CatalogProtocol
+from kedro.pipeline import Pipeline
+from kedro.pipeline.node import Node
+from kedro.runner import AbstractRunner, SequentialRunner
+from kedro.runner.task import Task
+from pluggy import PluginManager
+
+from .manifest import Manifest
+from .node_cache import NodeCache
+
+MANIFEST_NAME = ".cache_manifest.json"
+REUSED = "reused"
+
+
+class CacheMixin(AbstractRunner):
+    """Runs a pipeline like its runner class, but reuses nodes whose outputs are still valid.
+
+    Nodes are judged in topological order when they become ready, so a node whose upstream
+    rerun wrote byte-identical outputs is still reused. With `enabled=False` every node runs
+    and its fingerprint is still recorded for the next cached run.
+    """
+
+    def __init__(
+        self,
+        *,
+        manifest_path: Path,
+        project_path: Path,
+        enabled: bool = True,
+        packages: Collection[str] = (),
+        **runner_kwargs: Any,
+    ) -> None:
+        """Caches in `manifest_path`; code references are followed into `packages`."""
+        super().__init__(**runner_kwargs)
+        self._manifest_path = manifest_path
+        self._project_path = project_path
+        self._enabled = enabled
+        # Read now, not at import: Kedro sets the package name when it configures the project.
+        self._packages = tuple(packages) or (
+            (project.PACKAGE_NAME,) if project.PACKAGE_NAME else ()
+        )
+        # Node name → REUSED or the reason it ran, in decision order: what the last run did.
+        self.decisions: dict[str, str] = {}
+
+    def _run(
+        self,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol,
+        hook_manager: PluginManager | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        """Run the nodes that cannot be reused, with the runner's executor, recording each."""
+        self._validate_catalog(catalog)
+        self._validate_nodes(pipeline.nodes)
+        self._set_manager_datasets(catalog)
+        self.decisions = {}
+        manifest = Manifest(self._manifest_path, self._project_path)
+        cache = NodeCache(manifest, catalog, pipeline.datasets(), self._packages)
+        pool = self._get_executor(self._get_required_workers_count(pipeline))
+        try:
+            with pool or _InlineExecutor() as executor:
+                self._schedule(
+                    pipeline, catalog, cache, executor, hook_manager=hook_manager, run_id=run_id
+                )
+        finally:
+            manifest.save(prune=True)
+        ran = sum(decision != REUSED for decision in self.decisions.values())
+        self._logger.info("Cache: reused %d nodes, ran %d", len(self.decisions) - ran, ran)
+
+    def _schedule(
+        self,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol,
+        cache: NodeCache,
+        executor: Executor,
+        *,
+        hook_manager: PluginManager | None,
+        run_id: str | None,
+    ) -> None:
+        """Decide each node once its dependencies are done; submit those that must run."""
+        load_counts = Counter(chain.from_iterable(n.inputs for n in pipeline.nodes))
+        dependencies = pipeline.node_dependencies
+        todo = list(pipeline.nodes)  # topologically sorted
+        done: set[Node] = set()
+        running: dict[Future, Node] = {}
+
+        def finish(node: Node) -> None:
+            """Count the node as done and release the data no later node needs."""
+            done.add(node)
+            self._logger.info("Completed %d out of %d tasks", len(done), len(pipeline.nodes))
+            self._release_datasets(node, catalog, load_counts, pipeline)
+
+        while todo or running:
+            for node in [n for n in todo if dependencies[n] <= done]:
+                todo.remove(node)
+                if self._reuse(node, cache):
+                    finish(node)
+                    continue
+                running[self._submit(executor, node, catalog, hook_manager, run_id)] = node
+                if isinstance(executor, _InlineExecutor):  # record it before the next decision
+                    break
+            if not running:
+                if todo and not any(dependencies[n] <= done for n in todo):
+                    raise RuntimeError(f"Cannot schedule nodes {sorted(n.name for n in todo)}")
+                continue
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                node = running.pop(future)
+                try:
+                    future.result()
+                except Exception:
+                    self._suggest_resume_scenario(pipeline, done, catalog)
+                    raise
+                cache.record(node)
+                self._logger.info("Completed node: %s", node.name)
+                finish(node)
+
+    def _submit(
+        self,
+        executor: Executor,
+        node: Node,
+        catalog: CatalogProtocol,
+        hook_manager: PluginManager | None,
+        run_id: str | None,
+    ) -> Future:
+        """Hand the node's Kedro task to the executor, as the runner class would."""
+        parallel = isinstance(executor, ProcessPoolExecutor)
+        task = Task(
+            node=node,
+            catalog=catalog,
+            # Worker processes build their own hook manager: a PluginManager cannot be pickled.
+            hook_manager=None if parallel else hook_manager,
+            is_async=self._is_async,
+            run_id=run_id,
+            parallel=parallel,
+        )
+        return executor.submit(task)
+
+    def _reuse(self, node: Node, cache: NodeCache) -> bool:
+        """Whether `node` is reused; logs the decision and remembers it in `decisions`."""
+        if self._enabled:
+            reason = cache.reason_to_run(node)
+        else:
+            cache.fingerprint(node)
+            reason = "cache disabled (--no-cache)"
+        if reason is None:
+            self._logger.info("reused %s (unchanged)", node.name)
+            self.decisions[node.name] = REUSED
+            return True
+        self._logger.info("running %s: %s", node.name, reason)
+        self.decisions[node.name] = reason
+        return False
+
+
+class CachingRunner(CacheMixin, SequentialRunner):
+    """Kedro's SequentialRunner with the cache."""
+
+
+class _InlineExecutor(Executor):
+    """Runs each task at once in the calling thread: the 'executor' of a sequential run."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        """Call `fn` now; its result or exception is in the returned future."""
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+
+def manifest_path(context: KedroContext) -> Path:
+    """`<project>/<globals output_dir>/.cache_manifest.json`: beside the environment's outputs."""
+    output_dir = context.config_loader["globals"].get("output_dir", "data")
+    return Path(context.project_path) / output_dir / MANIFEST_NAME
+
+
+def with_cache(runner_class: type[AbstractRunner]) -> type[CacheMixin]:
+    """`runner_class` extended with the cache (its constructor takes CacheMixin's arguments)."""
+    if runner_class is SequentialRunner:
+        return CachingRunner
+    return type(f"Caching{runner_class.__name__}", (CacheMixin, runner_class), {})
+
+
+def make_runner(
+    context: KedroContext,
+    runner_class: type[AbstractRunner] = SequentialRunner,
+    *,
+    enabled: bool = True,
+    **runner_kwargs: Any,
+) -> AbstractRunner:
+    """A `runner_class` runner that caches in the manifest of `context`'s environment."""
+    return with_cache(runner_class)(
+        manifest_path=manifest_path(context),
+        project_path=Path(context.project_path),
+        enabled=enabled,
+        **runner_kwargs,
+    )

@@ -1,0 +1,281 @@
+"""The caching runner on a throw-away pipeline whose node source a test can edit."""
+
+import types
+from collections.abc import Callable
+from itertools import count
+from pathlib import Path
+
+import numpy as np
+import pytest
+from kedro.io import DataCatalog, MemoryDataset, SharedMemoryDataCatalog, Version
+from kedro.pipeline import Pipeline, node, pipeline
+from kedro.runner import ParallelRunner, ThreadRunner
+
+from fashion_vae.cache import REUSED, CachingRunner, with_cache
+from fashion_vae.datasets import NumpyDataset
+
+WriteModule = Callable[[str], types.ModuleType]
+
+NODES = """
+import numpy as np
+
+
+def make(seed):
+    return np.random.default_rng(seed).random(8)
+
+
+def double(x):
+    return x * 2
+
+
+def offset(x, shift):
+    return x + shift
+
+
+def total(doubled, shifted):
+    return np.array([doubled.sum() + shifted.sum()])
+"""
+ALL = {"make", "double", "offset", "total"}
+# Save versions of consecutive runs: later runs sort later, as Kedro's timestamps do.
+_versions = (f"2026-01-01T00.00.{i:02d}.000Z" for i in count())
+
+
+def _pipeline(module: types.ModuleType) -> Pipeline:
+    """make → raw; double(raw) → doubled and offset(raw, shift) → shifted; total of both."""
+    return pipeline(
+        [
+            node(module.make, "params:seed", "raw", name="make"),
+            node(module.double, "raw", "doubled", name="double"),
+            node(module.offset, ["raw", "params:shift"], "shifted", name="offset"),
+            node(module.total, ["doubled", "shifted"], "total", name="total"),
+        ]
+    )
+
+
+class Project:
+    """A data folder, its manifest, and runs of a pipeline with fresh catalogs like sessions."""
+
+    def __init__(self, root: Path, package: str) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.package = package
+        self.params = {"seed": 1, "shift": 0.5}
+        self.memory: set[str] = set()
+
+    def catalog(self, save_version: str, catalog_class: type = DataCatalog) -> DataCatalog:
+        """A new catalog: `raw` is versioned, names in `memory` are not persisted."""
+        datasets = {
+            name: NumpyDataset(
+                filepath=str(self.data / f"{name}.npy"),
+                version=Version(None, save_version) if name == "raw" else None,
+            )
+            for name in ("raw", "doubled", "shifted", "total")
+            if name not in self.memory
+        }
+        for name, value in self.params.items():
+            datasets[f"params:{name}"] = MemoryDataset(value)
+        return catalog_class(datasets=datasets)
+
+    def run(
+        self,
+        module: types.ModuleType,
+        runner_class: type = CachingRunner,
+        enabled: bool = True,
+        **run_args,
+    ) -> dict[str, str]:
+        """Run the pipeline of `module` once; return the runner's decisions."""
+        runner = runner_class(
+            manifest_path=self.data / ".cache_manifest.json",
+            project_path=self.root,
+            enabled=enabled,
+            packages={self.package},
+        )
+        # As in a session: worker processes need a catalog that can share memory datasets.
+        shared = issubclass(runner_class, ParallelRunner)
+        catalog = self.catalog(next(_versions), SharedMemoryDataCatalog if shared else DataCatalog)
+        runner.run(_pipeline(module), catalog, **run_args)
+        return runner.decisions
+
+    def load(self, name: str) -> np.ndarray:
+        """The array `name` holds; for the versioned `raw`, its latest version."""
+        if name == "raw":
+            return np.load(max((self.data / "raw.npy").glob("*/raw.npy")))
+        return np.load(self.data / f"{name}.npy")
+
+
+@pytest.fixture
+def project(tmp_path: Path, package_name: str) -> Project:
+    """A fresh data folder and manifest."""
+    return Project(tmp_path, package_name)
+
+
+@pytest.fixture
+def nodes(write_module: WriteModule) -> types.ModuleType:
+    """The NODES module, importable, its source editable."""
+    return write_module(NODES)
+
+
+def _ran(decisions: dict[str, str]) -> set[str]:
+    """The nodes that ran."""
+    return {name for name, decision in decisions.items() if decision != REUSED}
+
+
+def test_a_second_run_reuses_every_node(project: Project, nodes: types.ModuleType) -> None:
+    assert project.run(nodes) == dict.fromkeys(ALL, "no cache record")
+    total = project.load("total")
+    assert project.run(nodes) == dict.fromkeys(ALL, REUSED)
+    np.testing.assert_array_equal(project.load("total"), total)
+
+
+def test_editing_a_node_function_reruns_it_and_its_dependents_only(
+    project: Project, nodes: types.ModuleType, write_module: WriteModule
+) -> None:
+    project.run(nodes)
+    edited = write_module(NODES.replace("return x * 2", "return x * 3"))
+    decisions = project.run(edited)
+    assert _ran(decisions) == {"double", "total"}
+    assert decisions["double"] == f"code changed ({project.package}.nodes.double)"
+    assert decisions["total"] == "input doubled changed"
+    np.testing.assert_allclose(project.load("doubled"), project.load("raw") * 3)
+
+
+def test_an_edit_with_identical_output_reruns_only_the_edited_node(
+    project: Project, nodes: types.ModuleType, write_module: WriteModule
+) -> None:
+    project.run(nodes)
+    edited = write_module(NODES.replace("return x * 2", "return x + x  # same numbers"))
+    assert _ran(project.run(edited)) == {"double"}  # `doubled` is byte-identical
+
+
+def test_a_parameter_reruns_the_nodes_that_read_it(
+    project: Project, nodes: types.ModuleType
+) -> None:
+    project.run(nodes)
+    project.params["shift"] = 2.0
+    decisions = project.run(nodes)
+    assert _ran(decisions) == {"offset", "total"}
+    assert decisions["offset"] == "parameter shift changed"
+    project.params["seed"] = 7
+    assert _ran(project.run(nodes)) == ALL
+
+
+def test_missing_and_corrupted_outputs_are_recomputed(
+    project: Project, nodes: types.ModuleType
+) -> None:
+    project.run(nodes)
+    shifted = project.load("shifted")
+    (project.data / "shifted.npy").unlink()
+    decisions = project.run(nodes)
+    assert decisions["offset"] == "output shifted missing"
+    assert _ran(decisions) == {"offset"}  # recomputed byte-identical: `total` stays valid
+
+    with (project.data / "doubled.npy").open("r+b") as file:
+        file.truncate(100)
+    decisions = project.run(nodes)
+    assert decisions["double"] == "output doubled changed since it was written"
+    assert _ran(decisions) == {"double"}
+    np.testing.assert_array_equal(project.load("shifted"), shifted)
+    np.testing.assert_array_equal(project.load("doubled"), project.load("raw") * 2)
+
+
+def test_memory_outputs_always_run_with_their_consumers(
+    project: Project, nodes: types.ModuleType
+) -> None:
+    project.memory = {"doubled"}
+    project.run(nodes)
+    decisions = project.run(nodes)
+    assert decisions["double"] == "output doubled is not persisted"
+    assert decisions["total"] == "input doubled is not persisted"
+    assert _ran(decisions) == {"double", "total"}
+
+
+# Kedro warns when a save is not the latest version; here the stray version is newer.
+@pytest.mark.filterwarnings("ignore:Save version .* did not match load version")
+def test_a_reused_versioned_output_stays_the_version_it_recorded(
+    project: Project, nodes: types.ModuleType
+) -> None:
+    project.run(nodes)
+    recorded = project.load("raw")
+    # A newer version that no cached run wrote, e.g. by a run that failed after saving it.
+    stray = project.data / "raw.npy" / "2099-01-01T00.00.00.000Z" / "raw.npy"
+    stray.parent.mkdir()
+    np.save(stray, np.zeros(8))
+
+    project.params["shift"] = 3.0
+    decisions = project.run(nodes)
+    assert decisions["make"] == REUSED
+    np.testing.assert_allclose(project.load("shifted"), recorded + 3.0)
+
+    project.params["seed"] = 2
+    project.run(nodes)
+    versions = sorted((project.data / "raw.npy").iterdir())
+    assert len(versions) == 3  # the rerun wrote a new version, which downstream then read
+    np.testing.assert_allclose(project.load("shifted"), np.load(versions[1] / "raw.npy") + 3.0)
+
+
+def test_no_cache_runs_everything_and_still_records(
+    project: Project, nodes: types.ModuleType
+) -> None:
+    project.run(nodes)
+    disabled = project.run(nodes, enabled=False)
+    assert disabled == dict.fromkeys(disabled, "cache disabled (--no-cache)")
+    assert set(disabled) == ALL
+    assert _ran(project.run(nodes)) == set()
+
+
+def test_only_missing_outputs_filters_before_the_cache_decides(
+    project: Project, nodes: types.ModuleType
+) -> None:
+    project.run(nodes)
+    (project.data / "shifted.npy").unlink()
+    project.params["seed"] = 5  # makes every output stale, but Kedro's filter looks at existence
+    assert project.run(nodes, only_missing_outputs=True) == {"offset": "output shifted missing"}
+
+
+@pytest.mark.parametrize("runner_class", [ThreadRunner, ParallelRunner])
+def test_other_kedro_runners_cache_the_same_way(
+    project: Project,
+    nodes: types.ModuleType,
+    runner_class: type,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Forking a process that may hold TensorFlow's threads can hang; spawn starts clean.
+    monkeypatch.setenv("KEDRO_MP_CONTEXT", "spawn")
+    caching = with_cache(runner_class)
+    assert _ran(project.run(nodes, caching)) == ALL
+    project.params["shift"] = 1.0
+    assert _ran(project.run(nodes, caching)) == {"offset", "total"}
+    assert _ran(project.run(nodes)) == set()  # and the sequential runner agrees
+
+
+def test_a_pinned_version_also_pins_its_transcoded_names(
+    project: Project, nodes: types.ModuleType
+) -> None:
+    """`raw@write` and `raw@read` are one versioned file: the reader gets the recorded version."""
+    transcoded = pipeline(
+        [
+            node(nodes.make, "params:seed", "raw@write", name="make"),
+            node(nodes.offset, ["raw@read", "params:shift"], "shifted", name="offset"),
+        ]
+    )
+
+    def run() -> dict[str, str]:
+        catalog = project.catalog(next(_versions))
+        for alias in ("raw@write", "raw@read"):
+            catalog[alias] = catalog.get("raw")
+        runner = CachingRunner(
+            manifest_path=project.data / ".cache_manifest.json",
+            project_path=project.root,
+            packages={project.package},
+        )
+        runner.run(transcoded, catalog)
+        return runner.decisions
+
+    run()
+    recorded = project.load("raw")
+    stray = project.data / "raw.npy" / "2099-01-01T00.00.00.000Z" / "raw.npy"
+    stray.parent.mkdir()
+    np.save(stray, np.zeros(8))
+    project.params["shift"] = 3.0
+    assert run() == {"make": REUSED, "offset": "parameter shift changed"}
+    np.testing.assert_allclose(project.load("shifted"), recorded + 3.0)

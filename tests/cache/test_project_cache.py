@@ -1,0 +1,187 @@
+"""The cache on the real project, `test` environment: which nodes each kind of change reruns."""
+
+import contextlib
+import hashlib
+import importlib
+import pkgutil
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+import fashion_vae.cli
+import fashion_vae.pipelines
+from fashion_vae.cache import REUSED, make_runner
+from fashion_vae.cache.fingerprint import CodeFingerprinter
+from fashion_vae.pipelines.data_processing import nodes as data_processing_nodes
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+RAW_DIR = PROJECT_ROOT / "data" / "01_raw" / "fashion-mnist"
+# Every pipeline, as `register_pipelines` finds them; `__default__` is their sum.
+PIPELINES = {
+    module.name: importlib.import_module(f"fashion_vae.pipelines.{module.name}").create_pipeline()
+    for module in pkgutil.iter_modules(fashion_vae.pipelines.__path__)
+}
+DEFAULT = sum(PIPELINES.values())
+NODES = {name: {n.name for n in p.nodes} for name, p in PIPELINES.items()}
+UPSTREAM_OF_EVALUATE = {"data_processing", "training", "feature_classifier"}
+OUTPUTS = Path("data") / "test_env"
+
+
+def _copy_project(destination: Path) -> Path:
+    """The project's configuration in `destination`, reading the real raw data."""
+    if not (RAW_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.fail(f"{RAW_DIR} is missing: run `make data` first")
+    destination.mkdir(parents=True, exist_ok=True)
+    for item in ("pyproject.toml", ".telemetry"):
+        shutil.copy(PROJECT_ROOT / item, destination / item)
+    shutil.copytree(
+        PROJECT_ROOT / "conf", destination / "conf", ignore=shutil.ignore_patterns("local")
+    )
+    (destination / "conf" / "local").mkdir()
+    (destination / "src").mkdir()  # the package itself is installed (editable) in the venv
+    (destination / "data" / "01_raw").mkdir(parents=True)
+    (destination / "data" / "01_raw" / "fashion-mnist").symlink_to(RAW_DIR)
+    return destination
+
+
+def _run(
+    project: Path,
+    pipelines: list[str] | None = None,
+    runtime_params: dict[str, Any] | None = None,
+) -> dict[str, str]:
+    """One cached `kedro run --env test` in `project`; the runner's decision for each node."""
+    bootstrap_project(project)
+    # training.checkpoint_dir is relative to the working directory, as under `kedro run`.
+    with (
+        contextlib.chdir(project),
+        KedroSession.create(project, env="test", runtime_params=runtime_params) as session,
+    ):
+        runner = make_runner(session.load_context())
+        session.run(pipeline_names=pipelines, runner=runner)
+    return runner.decisions
+
+
+def _ran(decisions: dict[str, str]) -> dict[str, str]:
+    """The nodes that ran, with their reasons."""
+    return {name: reason for name, reason in decisions.items() if reason != REUSED}
+
+
+def _sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project copy after one complete cached run of every pipeline."""
+    project = _copy_project(tmp_path_factory.mktemp("baseline"))
+    decisions = _run(project)
+    assert set(decisions) == set().union(*NODES.values())
+    assert REUSED not in decisions.values()
+    return project
+
+
+@pytest.fixture
+def project(baseline: Path, tmp_path: Path) -> Path:
+    """A copy of the baseline in another folder: the manifest holds no absolute paths."""
+    return shutil.copytree(baseline, tmp_path / "project", symlinks=True)
+
+
+def _reused_upstream_of_evaluate(decisions: dict[str, str]) -> None:
+    """Assert that every node of the pipelines evaluate reads from was reused."""
+    for name in UPSTREAM_OF_EVALUATE:
+        assert {decisions[n] for n in NODES[name]} == {REUSED}, name
+
+
+def test_an_unchanged_second_run_reuses_every_persisted_node(project: Path) -> None:
+    models = sorted((project / OUTPUTS / "06_models" / "vae.keras").iterdir())
+    decisions = _run(project)
+    assert set(decisions) == {n.name for n in DEFAULT.nodes}
+    _reused_upstream_of_evaluate(decisions)
+    # Only nodes with an output in memory (not in the catalog) run, and what they feed.
+    ran = _ran(decisions)
+    in_memory = {name for name, reason in ran.items() if reason.endswith("is not persisted")}
+    downstream = {n.name for n in DEFAULT.from_nodes(*in_memory).nodes} if in_memory else set()
+    assert set(ran) <= downstream
+    assert sorted((project / OUTPUTS / "06_models" / "vae.keras").iterdir()) == models
+
+
+def test_an_evaluate_parameter_reruns_only_evaluate_nodes(project: Path) -> None:
+    decisions = _run(project, runtime_params={"evaluate": {"n_generated": 128}})
+    _reused_upstream_of_evaluate(decisions)
+    assert set(_ran(decisions)) <= NODES["evaluate"]
+    assert decisions["sample_prior"] == "parameter evaluate.n_generated changed"
+    assert decisions["encode_test_set"] == REUSED
+
+
+def test_latent_dim_reruns_training_and_evaluate_not_data_processing(project: Path) -> None:
+    decisions = _run(project, runtime_params={"training": {"latent_dim": 8}})
+    ran = _ran(decisions)
+    assert set(ran) == {n.name for n in DEFAULT.from_nodes("train_vae").nodes}
+    assert set(ran) <= NODES["training"] | NODES["evaluate"]
+    assert ran["train_vae"] == "parameter training.latent_dim changed"
+    assert ran["encode_test_set"] == "input vae_model changed"
+
+
+def test_an_edited_node_function_reruns_that_node_and_what_its_output_changes(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`normalize` "edited" to compute the same: its nodes rerun, byte-identical, and no more."""
+    real_digest = CodeFingerprinter._source_digest
+
+    def digest(self: CodeFingerprinter, obj: Any) -> str:
+        edited = obj is data_processing_nodes.normalize
+        return "edited" if edited else real_digest(self, obj)
+
+    monkeypatch.setattr(CodeFingerprinter, "_source_digest", digest)
+    ran = _ran(_run(project, ["data_processing", "training"]))
+    changed = "code changed (fashion_vae.pipelines.data_processing.nodes.normalize)"
+    assert ran == {"normalize_train": changed, "normalize_test": changed}
+
+
+def test_a_truncated_npy_is_recomputed_not_loaded(project: Path) -> None:
+    model_input = project / OUTPUTS / "05_model_input" / "train_images.npy"
+    intact = _sha256(model_input)
+    with model_input.open("r+b") as file:
+        file.truncate(model_input.stat().st_size // 2)
+    ran = _ran(_run(project, ["data_processing", "training"]))
+    assert ran == {"split_validation": "output model_input_train changed since it was written"}
+    assert _sha256(model_input) == intact  # so train_vae's recorded input is valid again
+    assert np.load(model_input).shape == (768, 28, 28, 1)
+
+
+def _cli_run(project: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> dict[str, str]:
+    """`kedro run --env test ARGS` through the project's CLI; the runner's decisions."""
+    runners = []
+
+    def recording_make_runner(*make_args: Any, **kwargs: Any) -> Any:
+        runners.append(make_runner(*make_args, **kwargs))
+        return runners[-1]
+
+    monkeypatch.setattr(fashion_vae.cli, "make_runner", recording_make_runner)
+    bootstrap_project(project)
+    with contextlib.chdir(project):
+        result = CliRunner().invoke(fashion_vae.cli.cli, ["run", "--env", "test", *args])
+    assert result.exit_code == 0, result.output
+    return runners[0].decisions
+
+
+def test_cli_no_cache_from_nodes_and_only_missing_outputs(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline = ["--pipelines", "data_processing"]
+    disabled = _cli_run(project, monkeypatch, *pipeline, "--no-cache")
+    assert disabled == dict.fromkeys(NODES["data_processing"], "cache disabled (--no-cache)")
+
+    from_nodes = _cli_run(project, monkeypatch, *pipeline, "--from-nodes", "split_validation")
+    assert from_nodes == {"split_validation": REUSED}  # recorded by the --no-cache run
+
+    (project / OUTPUTS / "05_model_input" / "test_images.npy").unlink()
+    only_missing = _cli_run(project, monkeypatch, *pipeline, "--only-missing-outputs")
+    assert only_missing == {"add_channel_axis_test": "output model_input_test missing"}
