@@ -31,6 +31,8 @@ KEDRO = Path(sys.executable).parent / "kedro"
 # Inputs of the evaluate pipeline, linked read-only into the copy; outputs stay in the copy.
 INPUT_FOLDERS = ("02_intermediate", "05_model_input", "06_models")
 OUTPUT_FOLDERS = ("07_model_output", "08_reporting")
+# Training outputs that live among the outputs but that the report nodes read.
+TRAINING_OUTPUTS = ("08_reporting/training_history.csv", "07_model_output/training_progress.npy")
 
 
 def make_project_copy(root: Path) -> Path:
@@ -47,12 +49,15 @@ def make_project_copy(root: Path) -> Path:
         (data / folder).symlink_to(PROJECT_ROOT / "data" / folder)
     for folder in OUTPUT_FOLDERS:
         (data / folder).mkdir()
+    for versioned_dataset in TRAINING_OUTPUTS:
+        (data / versioned_dataset).symlink_to(PROJECT_ROOT / "data" / versioned_dataset)
     return root
 
 
 def run_once(project: Path, params: str | None, load_versions: str | None) -> tuple[float, float]:
     """Run the evaluate pipeline in a fresh process; return (wall seconds, peak RSS in MiB)."""
-    command = [str(KEDRO), "run", "--pipeline=evaluate"]
+    # --no-cache: every run computes everything, as on a newly trained model.
+    command = [str(KEDRO), "run", "--pipeline=evaluate", "--no-cache"]
     if params:
         command.append(f"--params={params}")
     if load_versions:
