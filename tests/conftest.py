@@ -39,20 +39,32 @@ def real_images() -> np.ndarray:
     return (pixels.reshape(-1, 28, 28, 1) / np.float32(255)).astype(np.float32)
 
 
+def copy_project(destination: Path) -> Path:
+    """The project's configuration in destination, writing there, reading the real raw data."""
+    _require_raw("train-images-idx3-ubyte.gz")
+    destination.mkdir(parents=True, exist_ok=True)
+    for item in ("pyproject.toml", ".telemetry"):
+        shutil.copy(PROJECT_ROOT / item, destination / item)
+    shutil.copytree(
+        PROJECT_ROOT / "conf", destination / "conf", ignore=shutil.ignore_patterns("local")
+    )
+    (destination / "conf" / "local").mkdir()
+    (destination / "src").mkdir()  # the package itself is installed (editable) in the venv
+    (destination / "data" / "01_raw").mkdir(parents=True)
+    (destination / "data" / "01_raw" / "fashion-mnist").symlink_to(RAW_DIR)
+    return destination
+
+
+@pytest.fixture(name="copy_project", scope="session")
+def copy_project_fixture() -> Callable[[Path], Path]:
+    """The `copy_project` function, for fixtures that keep a copy longer than one test."""
+    return copy_project
+
+
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
-    """A copy of the project's configuration, writing into tmp_path, reading the real raw data."""
-    _require_raw("train-images-idx3-ubyte.gz")
-    for item in ("pyproject.toml", ".telemetry"):
-        shutil.copy(PROJECT_ROOT / item, tmp_path / item)
-    shutil.copytree(
-        PROJECT_ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local")
-    )
-    (tmp_path / "conf" / "local").mkdir()
-    (tmp_path / "src").mkdir()  # the package itself is installed (editable) in the venv
-    (tmp_path / "data" / "01_raw").mkdir(parents=True)
-    (tmp_path / "data" / "01_raw" / "fashion-mnist").symlink_to(RAW_DIR)
-    return tmp_path
+    """A throw-away copy of the project for one test."""
+    return copy_project(tmp_path)
 
 
 def run_pipelines(project: Path, *pipelines: str, **session_args: Any) -> None:

@@ -5,6 +5,7 @@ import hashlib
 import importlib
 import pkgutil
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,6 @@ from fashion_vae.cache import REUSED, make_runner
 from fashion_vae.cache.fingerprint import CodeFingerprinter
 from fashion_vae.pipelines.data_processing import nodes as data_processing_nodes
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-RAW_DIR = PROJECT_ROOT / "data" / "01_raw" / "fashion-mnist"
 # Every pipeline, as `register_pipelines` finds them; `__default__` is their sum.
 PIPELINES = {
     module.name: importlib.import_module(f"fashion_vae.pipelines.{module.name}").create_pipeline()
@@ -31,23 +30,6 @@ DEFAULT = sum(PIPELINES.values())
 NODES = {name: {n.name for n in p.nodes} for name, p in PIPELINES.items()}
 UPSTREAM_OF_EVALUATE = {"data_processing", "training", "feature_classifier"}
 OUTPUTS = Path("data") / "test_env"
-
-
-def _copy_project(destination: Path) -> Path:
-    """The project's configuration in `destination`, reading the real raw data."""
-    if not (RAW_DIR / "train-images-idx3-ubyte.gz").exists():
-        pytest.fail(f"{RAW_DIR} is missing: run `make data` first")
-    destination.mkdir(parents=True, exist_ok=True)
-    for item in ("pyproject.toml", ".telemetry"):
-        shutil.copy(PROJECT_ROOT / item, destination / item)
-    shutil.copytree(
-        PROJECT_ROOT / "conf", destination / "conf", ignore=shutil.ignore_patterns("local")
-    )
-    (destination / "conf" / "local").mkdir()
-    (destination / "src").mkdir()  # the package itself is installed (editable) in the venv
-    (destination / "data" / "01_raw").mkdir(parents=True)
-    (destination / "data" / "01_raw" / "fashion-mnist").symlink_to(RAW_DIR)
-    return destination
 
 
 def _run(
@@ -78,9 +60,9 @@ def _sha256(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def baseline(tmp_path_factory: pytest.TempPathFactory, copy_project: Callable) -> Path:
     """A project copy after one complete cached run of every pipeline."""
-    project = _copy_project(tmp_path_factory.mktemp("baseline"))
+    project = copy_project(tmp_path_factory.mktemp("baseline"))
     decisions = _run(project)
     assert set(decisions) == set().union(*NODES.values())
     assert REUSED not in decisions.values()
