@@ -204,3 +204,9 @@ def test_manifest_survives_a_move_to_another_folder(tmp_path: Path) -> None:
 def test_an_unreadable_manifest_means_no_records(tmp_path: Path) -> None:
     (tmp_path / ".cache_manifest.json").write_text('{"format": 1, "nodes": {')
     assert Manifest(tmp_path / ".cache_manifest.json", tmp_path).nodes == {}
+
+
+def test_display_only_parameters_are_not_fingerprinted() -> None:
+    assert normalized({"epochs": 3, "verbose": 2}) == normalized({"epochs": 3, "verbose": 0})
+    assert normalized({"presets": {"a": {"verbose": 1, "k": 3}}}) == {"presets": {"a": {"k": 3}}}
+    assert normalized({"epochs": 3}) != normalized({"epochs": 4})

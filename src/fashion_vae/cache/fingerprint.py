@@ -140,9 +140,24 @@ def canonical_json(value: Any) -> str:
     )
 
 
+# Parameter keys that change only what a run displays, never what it computes.
+DISPLAY_ONLY_KEYS = frozenset({"verbose"})
+
+
+def _without_display_settings(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _without_display_settings(item)
+            for key, item in value.items()
+            if key not in DISPLAY_ONLY_KEYS
+        }
+    return value
+
+
 def normalized(value: Any) -> Any:
-    """`value` as it reads back from JSON, so live and recorded values compare equal."""
-    return json.loads(canonical_json(value))
+    """A parameter value as it reads back from JSON, less display-only keys such as `verbose`."""
+    # JSON, so that live and recorded values compare equal.
+    return json.loads(canonical_json(_without_display_settings(value)))
 
 
 def changed_parameters(name: str, old: Any, new: Any) -> list[str]:
