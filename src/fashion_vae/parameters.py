@@ -5,6 +5,20 @@ from collections.abc import Mapping
 from numbers import Real
 from typing import Any
 
+# Parameter keys that change only what a run displays, never what it computes.
+DISPLAY_ONLY_KEYS = frozenset({"verbose"})
+
+
+def without_display_settings(value: Any) -> Any:
+    """`value` with every display-only key (such as `verbose`) removed, at any depth."""
+    if isinstance(value, Mapping):
+        return {
+            key: without_display_settings(item)
+            for key, item in value.items()
+            if key not in DISPLAY_ONLY_KEYS
+        }
+    return value
+
 
 class InvalidParameterError(ValueError):
     """A parameter has a value the project cannot use; the message names it and what is allowed."""

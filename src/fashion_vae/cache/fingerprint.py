@@ -10,6 +10,8 @@ from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
+from fashion_vae.parameters import without_display_settings
+
 # What the fingerprinter reads the source of: the project's functions, classes and modules.
 _CodeObject = types.FunctionType | type | types.ModuleType
 _PLAIN_TYPES = (type(None), bool, int, float, str, bytes)
@@ -140,24 +142,10 @@ def canonical_json(value: Any) -> str:
     )
 
 
-# Parameter keys that change only what a run displays, never what it computes.
-DISPLAY_ONLY_KEYS = frozenset({"verbose"})
-
-
-def _without_display_settings(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            key: _without_display_settings(item)
-            for key, item in value.items()
-            if key not in DISPLAY_ONLY_KEYS
-        }
-    return value
-
-
 def normalized(value: Any) -> Any:
     """A parameter value as it reads back from JSON, less display-only keys such as `verbose`."""
     # JSON, so that live and recorded values compare equal.
-    return json.loads(canonical_json(_without_display_settings(value)))
+    return json.loads(canonical_json(without_display_settings(value)))
 
 
 def changed_parameters(name: str, old: Any, new: Any) -> list[str]:

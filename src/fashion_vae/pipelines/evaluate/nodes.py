@@ -190,7 +190,7 @@ def likelihood_metrics(
     }
 
 
-def _decode(vae: VAE, z: np.ndarray, batch_size: int) -> np.ndarray:
+def decode_latents(vae: VAE, z: np.ndarray, batch_size: int) -> np.ndarray:
     """Pixel probabilities (float32) of latent codes, batched."""
     (logits,) = _predict(vae.decoder, z, batch_size)
     return special.expit(logits).astype(np.float32)
@@ -217,7 +217,7 @@ def reconstruction_metrics(
     _check_same_length(images=images, labels=labels, z_mean=z_mean)
     images = np.asarray(images)
     labels = np.asarray(labels)
-    reconstructions = _decode(vae, z_mean, batch_size)
+    reconstructions = decode_latents(vae, z_mean, batch_size)
     ssim = metrics.ssim_per_image(images, reconstructions, batch_size)
     per_class = {
         name: _quality(images[labels == c], reconstructions[labels == c], ssim[labels == c])
@@ -302,7 +302,7 @@ def sample_prior(
     _check_vae_fits(vae, test_images)
     rng = np.random.default_rng((seed, _PRIOR_STREAM))
     z = rng.standard_normal((n_generated, vae.latent_dim), dtype=np.float32)
-    return _decode(vae, z, batch_size)
+    return decode_latents(vae, z, batch_size)
 
 
 def _feature_extractor(classifier: keras.Model) -> keras.Model:

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from fashion_vae.model import VAE
+from fashion_vae.pipelines.evaluate.nodes import decode_latents
 from fashion_vae.reporting import (
     build_report,
     interpolations_figure,
@@ -27,6 +28,9 @@ from fashion_vae.reporting import (
     traversal_codes,
 )
 
+# The figures decode at most a few hundred codes: one decoder call each.
+DECODE_BATCH = 1000
+
 # One line under each figure of the report page, keyed like the figure datasets.
 CAPTIONS = {
     "reconstructions": "Two test images per class (top) and their posterior-mean reconstructions.",
@@ -40,10 +44,6 @@ CAPTIONS = {
     "progress_strip": "The same 16 prior samples decoded after each epoch.",
     "progress_gif": "The same 16 prior samples decoded after each epoch, animated.",
 }
-
-
-def _decode(vae: VAE, z: np.ndarray) -> np.ndarray:
-    return keras.ops.convert_to_numpy(vae.decode(np.asarray(z, dtype=np.float32)))
 
 
 def plot_reconstructions(vae: VAE, test_images: np.ndarray, test_labels: np.ndarray) -> Figure:
@@ -80,7 +80,9 @@ def plot_interpolations(
     z_start = test_posterior_mean[starts][:, None, :]
     z_end = test_posterior_mean[ends][:, None, :]
     paths = (1 - weights) * z_start + weights * z_end
-    decoded = _decode(vae, paths.reshape(-1, paths.shape[-1]))
+    decoded = decode_latents(
+        vae, paths.reshape(-1, paths.shape[-1]).astype(np.float32), DECODE_BATCH
+    )
     rows = decoded.reshape(*paths.shape[:2], *decoded.shape[1:])
     return interpolations_figure(rows, labels[starts], labels[ends])
 
@@ -111,7 +113,9 @@ def plot_latent_traversals(
     dimensions = np.argsort(spread)[::-1][: report["traversal_dimensions"]]
     values = np.linspace(-3.0, 3.0, report["traversal_steps"])
     codes = traversal_codes(test_posterior_mean[0], dimensions, values)
-    decoded = _decode(vae, codes.reshape(-1, codes.shape[-1]))
+    decoded = decode_latents(
+        vae, codes.reshape(-1, codes.shape[-1]).astype(np.float32), DECODE_BATCH
+    )
     return latent_traversals_figure(
         decoded.reshape(*codes.shape[:2], *decoded.shape[1:]), dimensions, values
     )

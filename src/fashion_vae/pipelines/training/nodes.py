@@ -17,6 +17,7 @@ from fashion_vae.parameters import (
     InvalidParameterError,
     resolve_preset,
     validate_training_parameters,
+    without_display_settings,
 )
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def prepare_checkpoint_dir(
 ) -> None:
     """Keep a checkpoint only to resume the very same run; otherwise start from scratch."""
     # Everything that shapes the weights, not how progress is displayed.
-    settings = {key: value for key, value in training.items() if key != "verbose"}
+    settings = without_display_settings(training)
     run = json.dumps({"training": settings, "seed": seed, "data_shape": list(data_shape)})
     run_file = checkpoint_dir / "run.json"
     if checkpoint_dir.exists() and (
