@@ -7,9 +7,9 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers
 
+from fashion_vae.batching import array_batches
 from fashion_vae.parameters import validate_feature_classifier_parameters
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -38,16 +38,9 @@ def build_classifier(
     return keras.Model(inputs, logits, name="fashion_classifier")
 
 
-def labelled_batches(
-    images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int | None = None
-) -> tf.data.Dataset:
-    """Batch images with their labels for Keras, shuffled together when a seed is given."""
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (np.asarray(images), np.asarray(labels, dtype=np.int32))
-    )
-    if seed is not None:
-        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+def _labelled(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Images and integer labels as in-memory arrays, for `array_batches`."""
+    return np.asarray(images), np.asarray(labels, dtype=np.int32)
 
 
 def train_classifier(
@@ -80,10 +73,10 @@ def train_classifier(
     batch_size = feature_classifier["batch_size"]
     started = time.perf_counter()
     history = model.fit(
-        labelled_batches(train_images, train_labels, batch_size, seed),
-        validation_data=labelled_batches(validation_images, validation_labels, batch_size, None),
+        array_batches(_labelled(train_images, train_labels), batch_size, shuffle_seed=seed),
+        validation_data=array_batches(_labelled(validation_images, validation_labels), batch_size),
         epochs=feature_classifier["epochs"],
-        shuffle=False,  # labelled_batches shuffles, with the seed
+        shuffle=False,  # array_batches shuffles, with the seed
         verbose=feature_classifier["verbose"],
     )
     logger.info(

@@ -9,8 +9,8 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
+from fashion_vae.batching import array_batches
 from fashion_vae.model import VAE, build_vae
 from fashion_vae.model.callbacks import EpochRecorder, KLWarmup, StopOnNaN
 from fashion_vae.parameters import (
@@ -21,16 +21,6 @@ from fashion_vae.parameters import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-def image_batches(
-    images: np.ndarray, batch_size: int, shuffle_seed: int | None = None
-) -> tf.data.Dataset:
-    """Batch images for Keras (any backend), shuffled with a seed when one is given."""
-    dataset = tf.data.Dataset.from_tensor_slices(np.asarray(images))
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def learning_rate_schedule(
@@ -103,11 +93,11 @@ def train_vae(
         keras.callbacks.BackupAndRestore(str(checkpoint_dir)),
     ]
     vae.fit(
-        image_batches(train_images, training["batch_size"], shuffle_seed=seed),
-        validation_data=image_batches(validation_images, training["batch_size"]),
+        array_batches(np.asarray(train_images), training["batch_size"], shuffle_seed=seed),
+        validation_data=array_batches(np.asarray(validation_images), training["batch_size"]),
         epochs=training["epochs"],
         callbacks=callbacks,
-        shuffle=False,  # image_batches shuffles, with the seed
+        shuffle=False,  # array_batches shuffles, with the seed
         verbose=training["verbose"],
     )
     nan_guard.raise_if_diverged(f"training.presets.{training['preset']}.learning_rate")
