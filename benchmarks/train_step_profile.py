@@ -1,0 +1,171 @@
+"""Where a training step's time goes, and how close it is to what this CPU can do at all.
+
+For the textbook script's model and the project's presets, in one process: the median time of a
+training step (batch 128, fixed batch, from the second step of each timed block on), the
+multiply-accumulates (MACs) the step needs (counted from the layer shapes: the forward pass,
+the weight gradients, and the input gradients of every layer but the first), and the rate
+that makes; then a float32 matrix product's rate on the same threads as the ceiling, and
+the TensorFlow profiler's ten slowest ops of one project step. The models alternate block by
+block so that the machine's noise hits each alike.
+
+Needs the model inputs: `make data && .venv/bin/kedro run --pipeline=data_processing`.
+Run: `.venv/bin/python benchmarks/train_step_profile.py [--rounds 6]`.
+"""
+
+import argparse
+import collections
+import glob
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import yaml  # noqa: E402
+from keras import layers  # noqa: E402
+from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
+from train_throughput import TextbookVAE, textbook_decoder, textbook_encoder  # noqa: E402
+
+from fashion_vae.model import build_vae  # noqa: E402
+from fashion_vae.model.vae import SingleChannelConv2D  # noqa: E402
+from fashion_vae.parameters import resolve_preset  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BATCH_SIZE = 128
+STEPS_PER_BLOCK = 30
+
+
+def forward_macs(layer: layers.Layer) -> int:
+    """Multiply-accumulates of one image's forward pass through a layer (0 if it has none)."""
+    if isinstance(layer, keras.Model):
+        return sum(forward_macs(inner) for inner in layer.layers)
+    if isinstance(layer, layers.Dense):
+        return layer.input.shape[-1] * layer.units
+    if isinstance(layer, layers.Conv2DTranspose):  # every input pixel meets the whole kernel
+        _, height, width, channels = layer.input.shape
+        return height * width * int(np.prod(layer.kernel_size)) * channels * layer.filters
+    if isinstance(layer, layers.Conv2D):
+        _, height, width, _ = layer.output.shape
+        return height * width * int(np.prod(layer.kernel.shape))
+    if isinstance(layer, SingleChannelConv2D):
+        _, height, width, _ = layer.output.shape
+        return height * width * int(np.prod(layer.kernel.shape))
+    return 0
+
+
+def step_macs(model: keras.Model) -> int:
+    """MACs of a training step on one batch: forward, weight and input gradients."""
+    encoder, decoder = model.encoder, model.decoder
+    first_layer = next(layer for layer in encoder.layers if forward_macs(layer))
+    forward = forward_macs(encoder) + forward_macs(decoder)
+    # The first layer's input is the data: no gradient is computed for it.
+    return BATCH_SIZE * (3 * forward - forward_macs(first_layer))
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Seconds of each training step, timed between batch ends."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seconds, self._last = [], time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        self.seconds.append(now - self._last)
+        self._last = now
+
+
+def project_model(preset_name: str) -> keras.Model:
+    training = yaml.safe_load((ROOT / "conf/base/parameters_training.yml").read_text())["training"]
+    preset = resolve_preset({**training, "preset": preset_name})
+    return build_vae(**preset["model"], seed=0)
+
+
+def matmul_gmacs_per_second(size: int = 2048, repeats: int = 10) -> float:
+    """The float32 matrix product's rate: the most this CPU's kernels reach here."""
+    a = tf.random.normal((size, size))
+    product = tf.function(lambda x: tf.matmul(x, x))
+    product(a).numpy()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product(a).numpy()
+        seconds.append(time.perf_counter() - start)
+    return size**3 / np.median(seconds) / 1e9
+
+
+def slowest_ops(model: keras.Model, dataset: tf.data.Dataset, count: int = 10) -> list:
+    """The TensorFlow profiler's slowest ops of a training step, in ms per step."""
+    with tempfile.TemporaryDirectory() as log_dir:
+        tf.profiler.experimental.start(log_dir)
+        model.fit(dataset, steps_per_epoch=STEPS_PER_BLOCK, epochs=1, verbose=0)
+        tf.profiler.experimental.stop()
+        space = xplane_pb2.XSpace()
+        (trace,) = glob.glob(f"{log_dir}/**/*.xplane.pb", recursive=True)
+        space.ParseFromString(Path(trace).read_bytes())
+    milliseconds = collections.Counter()
+    for plane in space.planes:
+        names = {key: meta.name for key, meta in plane.event_metadata.items()}
+        for line in plane.lines:
+            for event in line.events:
+                name = names.get(event.metadata_id, "")
+                # Op events are "scope/op_name:OpType"; runtime events ("Class::method") and
+                # function calls are not ops.
+                if ":" in name and "::" not in name and "inference" not in name:
+                    milliseconds[name] += event.duration_ps / 1e9 / STEPS_PER_BLOCK
+    return milliseconds.most_common(count)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=6, help="timed blocks per model")
+    args = parser.parse_args()
+
+    images = np.load(ROOT / "data/05_model_input/train_images.npy", mmap_mode="r")
+    dataset = tf.data.Dataset.from_tensors(tf.constant(images[:BATCH_SIZE])).repeat()
+    keras.utils.set_random_seed(0)
+    models = {
+        "textbook script": TextbookVAE(textbook_encoder(), textbook_decoder()),
+        "project, textbook preset": project_model("textbook"),
+        "project, default preset": project_model("default"),
+    }
+    for model in models.values():
+        model.compile(optimizer=keras.optimizers.Adam())
+        model.fit(dataset, steps_per_epoch=3, epochs=1, verbose=0)  # traces the step
+
+    timer = StepTimer()
+    step_seconds: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(args.rounds):
+        for name, model in models.items():
+            model.fit(
+                dataset, steps_per_epoch=STEPS_PER_BLOCK, epochs=1, verbose=0, callbacks=[timer]
+            )
+            step_seconds[name].extend(timer.seconds[1:])
+    peak = matmul_gmacs_per_second()
+
+    baseline = np.median(step_seconds["textbook script"])
+    print(f"batch {BATCH_SIZE}, {args.rounds} × {STEPS_PER_BLOCK} steps each, alternating")
+    print(f"{'':26s} {'ms/step':>8s} {'× textbook':>11s} {'GMAC/step':>10s} {'GMAC/s':>7s}")
+    for name, model in models.items():
+        seconds = np.median(step_seconds[name])
+        gmacs = step_macs(model) / 1e9
+        print(
+            f"{name:26s} {seconds * 1e3:8.1f} {baseline / seconds:10.2f}× "
+            f"{gmacs:10.2f} {gmacs / seconds:7.0f}"
+        )
+    print(f"float32 2048² matrix product: {peak:.0f} GMAC/s (the ceiling)")
+    needed = step_macs(models["textbook script"]) / 1e9 / (baseline / 1.5)
+    print(
+        f"1.5× the textbook script's step rate needs {needed:.0f} GMAC/s on the textbook "
+        f"architecture: {needed / peak:.0%} of the ceiling"
+    )
+    print("\nslowest ops of a project textbook-preset step (ms/step, as the profiler times them):")
+    for name, milliseconds in slowest_ops(models["project, textbook preset"], dataset):
+        print(f"  {milliseconds:6.2f}  {name.split('StatefulPartitionedCall/')[-1]}")
+
+
+if __name__ == "__main__":
+    main()
