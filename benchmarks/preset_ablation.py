@@ -26,7 +26,7 @@ from fashion_vae.pipelines.training.nodes import train_vae  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_INPUT = ROOT / "data" / "05_model_input"
 
-# Overrides of the textbook preset (architecture and optimizer) or of training parameters.
+# Overrides of a preset (the textbook one unless "base" names another): architecture and recipe.
 NO_DENSE16 = {"encoder_dense_units": []}
 VARIANTS: dict[str, dict[str, Any]] = {
     "textbook": {},
@@ -36,9 +36,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no_dense16_lr2e-3": {"preset": {**NO_DENSE16, "learning_rate": 0.002}},
     "no_dense16_wide_decoder": {"preset": {**NO_DENSE16, "decoder_filters": [64, 64]}},
     "no_dense16_wide_encoder": {"preset": {**NO_DENSE16, "encoder_filters": [64, 128]}},
-    "no_dense16_batch64": {"preset": NO_DENSE16, "training": {"batch_size": 64}},
+    "no_dense16_batch64": {"preset": {**NO_DENSE16, "batch_size": 64}},
     "dense512": {"preset": {"encoder_dense_units": [512], "decoder_dense_units": [512]}},
-    "default": {"training": {"preset": "default"}},
+    "default": {"base": "default"},
 }
 
 
@@ -47,17 +47,16 @@ def variant_parameters(name: str, epochs: int, checkpoint_dir: str) -> dict[str,
     training = yaml.safe_load((ROOT / "conf/base/parameters_training.yml").read_text())["training"]
     overrides = VARIANTS[name]
     training["presets"]["variant"] = {
-        **training["presets"]["textbook"],
+        **training["presets"][overrides.get("base", "textbook")],
         **overrides.get("preset", {}),
+        "epochs": epochs,
     }
     training.update(
         preset="variant",
-        epochs=epochs,
         early_stopping_patience=epochs,
         verbose=0,
         checkpoint_dir=checkpoint_dir,
     )
-    training.update(overrides.get("training", {}))
     return training
 
 

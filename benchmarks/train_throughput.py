@@ -121,9 +121,9 @@ def train_project(
 ) -> tuple[list[float], keras.Model]:
     params = yaml.safe_load((ROOT / "conf/base/parameters_training.yml").read_text())["training"]
     with tempfile.TemporaryDirectory() as checkpoint_dir:
+        params["presets"]["textbook"]["epochs"] = epochs
         params.update(
             preset="textbook",
-            epochs=epochs,
             early_stopping_patience=epochs,
             verbose=0,
             checkpoint_dir=checkpoint_dir,

@@ -69,7 +69,7 @@ def _require_int_list(
 
 
 def resolve_preset(training: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate the chosen preset: `build_vae` keyword arguments under "model", plus optimizer."""
+    """Validate the chosen preset: `build_vae` keyword arguments under "model", plus its recipe."""
     presets = training.get("presets") or {}
     preset_name = training.get("preset")
     if preset_name not in presets:
@@ -101,6 +101,8 @@ def resolve_preset(training: Mapping[str, Any]) -> dict[str, Any]:
     }
     return {
         "model": model,
+        "batch_size": require_int(preset, section, "batch_size", 1),
+        "epochs": require_int(preset, section, "epochs", 1),
         "learning_rate": require_number(preset, section, "learning_rate", positive=True),
         "learning_rate_decay": preset["learning_rate_decay"],
     }
@@ -110,8 +112,6 @@ def validate_training_parameters(training: Mapping[str, Any]) -> None:
     """Raise InvalidParameterError for the first unusable value in the `training` section."""
     resolve_preset(training)
     for key, minimum in [
-        ("epochs", 1),
-        ("batch_size", 1),
         ("kl_warmup_epochs", 0),
         ("early_stopping_patience", 0),
         ("progress_samples", 1),

@@ -10,6 +10,6 @@ CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
-    # An environment overrides single keys (e.g. training.epochs) instead of whole sections.
+    # An environment overrides single keys (e.g. training.latent_dim) instead of whole sections.
     "merge_strategy": {"parameters": "soft", "globals": "soft"},
 }

@@ -21,10 +21,9 @@ BASE_PARAMETERS = Path(__file__).resolve().parents[2] / "conf/base/parameters_tr
 def training(tmp_path: Path) -> dict[str, Any]:
     """The project's training parameters, made small."""
     params = yaml.safe_load(BASE_PARAMETERS.read_text())["training"]
+    params["presets"]["default"].update(epochs=2, batch_size=64)
     params.update(
         latent_dim=8,
-        epochs=2,
-        batch_size=64,
         verbose=0,
         progress_samples=4,
         checkpoint_dir=str(tmp_path / "checkpoint"),
@@ -59,7 +58,7 @@ def test_interrupted_run_resumes_at_the_next_epoch(
     real_images: np.ndarray, training: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     train, validation = real_images[:256], real_images[256:384]
-    training["epochs"] = 3
+    training["presets"]["default"]["epochs"] = 3
     save_epoch = keras.callbacks.BackupAndRestore.on_epoch_end
 
     def crash_after_first_epoch(self, epoch: int, logs: dict | None = None) -> None:
@@ -92,7 +91,8 @@ def test_resume_false_starts_over(
     checkpoint = Path(training["checkpoint_dir"])
     checkpoint.mkdir()
     (checkpoint / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
-    training.update(resume=False, epochs=1)
+    training["resume"] = False
+    training["presets"]["default"]["epochs"] = 1
     _, history, _ = train_vae(real_images[:128], real_images[128:192], training, seed=1)
     assert list(history["epoch"]) == [1]
 
@@ -101,7 +101,7 @@ def test_divergence_is_a_clear_error_naming_the_epoch(
     real_images: np.ndarray, training: dict[str, Any]
 ) -> None:
     training["presets"]["default"]["learning_rate"] = 1e12
-    training["epochs"] = 3
+    training["presets"]["default"]["epochs"] = 3
     with pytest.raises(
         TrainingDivergedError,
         match=r"epoch \d+, batch \d+.*training\.presets\.default\.learning_rate",
@@ -113,8 +113,6 @@ def test_divergence_is_a_clear_error_naming_the_epoch(
     ("key", "value", "message"),
     [
         ("latent_dim", 0, r"training\.latent_dim is 0; expected an integer ≥ 1"),
-        ("epochs", -3, r"training\.epochs is -3; expected an integer ≥ 1"),
-        ("batch_size", "many", r"training\.batch_size is 'many'; expected an integer"),
         ("beta", -1.0, r"training\.beta is -1\.0; expected a finite number ≥ 0"),
         ("preset", "huge", r"training\.preset is 'huge'; expected one of \['default', 'tex"),
         ("resume", "yes", r"training\.resume is 'yes'; expected true or false"),
@@ -135,6 +133,8 @@ def test_bad_parameters_are_refused_by_name(
         ("learning_rate", "fast", r"learning_rate is 'fast'; expected a finite number > 0"),
         ("learning_rate", 0, r"learning_rate is 0; expected a finite number > 0"),
         ("learning_rate_decay", "step", r"learning_rate_decay is 'step'; expected \"none\""),
+        ("epochs", -3, r"epochs is -3; expected an integer ≥ 1"),
+        ("batch_size", "many", r"batch_size is 'many'; expected an integer"),
     ],
 )
 def test_bad_preset_entry_names_the_preset(
@@ -148,8 +148,10 @@ def test_bad_preset_entry_names_the_preset(
 def test_batch_larger_than_the_data_is_refused_before_training(
     real_images: np.ndarray, training: dict[str, Any]
 ) -> None:
-    training["batch_size"] = 1000
-    with pytest.raises(InvalidParameterError, match=r"training\.batch_size is 1000; .*100"):
+    training["presets"]["default"]["batch_size"] = 1000
+    with pytest.raises(
+        InvalidParameterError, match=r"training\.presets\.default\.batch_size is 1000; .*100"
+    ):
         train_vae(real_images[:100], real_images[100:150], training, seed=1)
     assert not Path(training["checkpoint_dir"]).exists()
 
@@ -191,6 +193,6 @@ def test_checkpoint_of_another_configuration_is_discarded(
     other = {**training, "latent_dim": 3}
     prepare_checkpoint_dir(checkpoint, other, seed=1, data_shape=(128, 28, 28, 1))
     (checkpoint / "latest.weights.h5").write_bytes(b"weights of a 3-d latent model")
-    training["epochs"] = 1
+    training["presets"]["default"]["epochs"] = 1
     _, history, _ = train_vae(real_images[:128], real_images[128:192], training, seed=1)
     assert list(history["epoch"]) == [1]

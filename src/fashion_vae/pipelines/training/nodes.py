@@ -60,19 +60,20 @@ def train_vae(
 ) -> tuple[VAE, pd.DataFrame, np.ndarray]:
     """Train the VAE; return it, its per-epoch history and its per-epoch prior samples."""
     validate_training_parameters(training)
-    if training["batch_size"] > len(train_images):
+    preset = resolve_preset(training)
+    batch_size, epochs = preset["batch_size"], preset["epochs"]
+    if batch_size > len(train_images):
         raise InvalidParameterError(
-            f"parameter training.batch_size is {training['batch_size']}; expected at most "
-            f"the {len(train_images)} training images"
+            f"parameter training.presets.{training['preset']}.batch_size is {batch_size}; "
+            f"expected at most the {len(train_images)} training images"
         )
     checkpoint_dir = Path(training["checkpoint_dir"])
     prepare_checkpoint_dir(checkpoint_dir, training, seed, train_images.shape)
 
-    preset = resolve_preset(training)
     keras.utils.set_random_seed(seed)
     vae = build_vae(**preset["model"], beta=training["beta"], seed=seed)
-    steps_per_epoch = -(-len(train_images) // training["batch_size"])
-    learning_rate = learning_rate_schedule(preset, training["epochs"], steps_per_epoch)
+    steps_per_epoch = -(-len(train_images) // batch_size)
+    learning_rate = learning_rate_schedule(preset, epochs, steps_per_epoch)
     vae.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate))
     prior_samples = np.random.default_rng(seed).standard_normal(
         (training["progress_samples"], vae.latent_dim), dtype=np.float32
@@ -93,9 +94,9 @@ def train_vae(
         keras.callbacks.BackupAndRestore(str(checkpoint_dir)),
     ]
     vae.fit(
-        array_batches(np.asarray(train_images), training["batch_size"], shuffle_seed=seed),
-        validation_data=array_batches(np.asarray(validation_images), training["batch_size"]),
-        epochs=training["epochs"],
+        array_batches(np.asarray(train_images), batch_size, shuffle_seed=seed),
+        validation_data=array_batches(np.asarray(validation_images), batch_size),
+        epochs=epochs,
         callbacks=callbacks,
         shuffle=False,  # array_batches shuffles, with the seed
         verbose=training["verbose"],
