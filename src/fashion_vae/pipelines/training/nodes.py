@@ -13,6 +13,7 @@ import pandas as pd
 from fashion_vae.batching import array_batches
 from fashion_vae.model import VAE, build_vae
 from fashion_vae.model.callbacks import EpochRecorder, KLWarmup, StopOnNaN
+from fashion_vae.model.optimizers import FusedAdam
 from fashion_vae.parameters import (
     InvalidParameterError,
     resolve_preset,
@@ -74,7 +75,7 @@ def train_vae(
     vae = build_vae(**preset["model"], beta=training["beta"], seed=seed)
     steps_per_epoch = -(-len(train_images) // batch_size)
     learning_rate = learning_rate_schedule(preset, epochs, steps_per_epoch)
-    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate))
+    vae.compile(optimizer=FusedAdam(learning_rate=learning_rate))
     prior_samples = np.random.default_rng(seed).standard_normal(
         (training["progress_samples"], vae.latent_dim), dtype=np.float32
     )
