@@ -1,12 +1,14 @@
 """Where a training step's time goes, and how close it is to what this CPU can do at all.
 
 For the textbook script's model and the project's presets, in one process: the median time of a
-training step (batch 128, fixed batch, from the second step of each timed block on), the
-multiply-accumulates (MACs) the step needs (counted from the layer shapes: the forward pass,
-the weight gradients, and the input gradients of every layer but the first), and the rate
-that makes; then a float32 matrix product's rate on the same threads as the ceiling, and
-the TensorFlow profiler's ten slowest ops of one project step. The models alternate block by
-block so that the machine's noise hits each alike.
+training step (each at its own batch size and optimizer: the script's Keras Adam, the project's
+FusedAdam; a fixed batch, from the second step of each timed block on), the cost per image
+against the textbook script, the multiply-accumulates (MACs) the step needs (counted from the
+layer shapes: the forward pass, the weight gradients, and the input gradients of every layer but
+the first), and the rate that makes; then a float32 matrix product's rate on the same threads as
+the ceiling, how many `default` epochs fit in the time of the `textbook` preset's, and the
+TensorFlow profiler's ten slowest ops of one project step. The models alternate block by block
+so that the machine's noise hits each alike.
 
 Needs the model inputs: `make data && .venv/bin/kedro run --pipeline=data_processing`.
 Run: `.venv/bin/python benchmarks/train_step_profile.py [--rounds 6]`.
@@ -31,11 +33,12 @@ from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 from train_throughput import TextbookVAE, textbook_decoder, textbook_encoder  # noqa: E402
 
 from fashion_vae.model import build_vae  # noqa: E402
+from fashion_vae.model.optimizers import FusedAdam  # noqa: E402
 from fashion_vae.model.vae import SingleChannelConv2D  # noqa: E402
 from fashion_vae.parameters import resolve_preset  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-BATCH_SIZE = 128
+TEXTBOOK_BATCH_SIZE = 128
 STEPS_PER_BLOCK = 30
 
 
@@ -57,13 +60,13 @@ def forward_macs(layer: layers.Layer) -> int:
     return 0
 
 
-def step_macs(model: keras.Model) -> int:
+def step_macs(model: keras.Model, batch_size: int) -> int:
     """MACs of a training step on one batch: forward, weight and input gradients."""
     encoder, decoder = model.encoder, model.decoder
     first_layer = next(layer for layer in encoder.layers if forward_macs(layer))
     forward = forward_macs(encoder) + forward_macs(decoder)
     # The first layer's input is the data: no gradient is computed for it.
-    return BATCH_SIZE * (3 * forward - forward_macs(first_layer))
+    return batch_size * (3 * forward - forward_macs(first_layer))
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -78,10 +81,11 @@ class StepTimer(keras.callbacks.Callback):
         self._last = now
 
 
-def project_model(preset_name: str) -> keras.Model:
+def project_model(preset_name: str) -> tuple[keras.Model, int]:
+    """The preset's model, and its batch size."""
     training = yaml.safe_load((ROOT / "conf/base/parameters_training.yml").read_text())["training"]
     preset = resolve_preset({**training, "preset": preset_name})
-    return build_vae(**preset["model"], seed=0)
+    return build_vae(**preset["model"], seed=0), preset["batch_size"]
 
 
 def matmul_gmacs_per_second(size: int = 2048, repeats: int = 10) -> float:
@@ -125,45 +129,72 @@ def main() -> None:
     args = parser.parse_args()
 
     images = np.load(ROOT / "data/05_model_input/train_images.npy", mmap_mode="r")
-    dataset = tf.data.Dataset.from_tensors(tf.constant(images[:BATCH_SIZE])).repeat()
     keras.utils.set_random_seed(0)
-    models = {
-        "textbook script": TextbookVAE(textbook_encoder(), textbook_decoder()),
-        "project, textbook preset": project_model("textbook"),
-        "project, default preset": project_model("default"),
+    textbook_preset, textbook_batch = project_model("textbook")
+    default_preset, default_batch = project_model("default")
+    default_with_keras_adam, _ = project_model("default")
+    # name → (model, batch size, optimizer)
+    runs = {
+        "textbook script": (
+            TextbookVAE(textbook_encoder(), textbook_decoder()),
+            TEXTBOOK_BATCH_SIZE,
+            keras.optimizers.Adam(),
+        ),
+        "project, textbook preset": (textbook_preset, textbook_batch, FusedAdam()),
+        "project, default preset": (default_preset, default_batch, FusedAdam()),
+        "… with Keras' Adam": (default_with_keras_adam, default_batch, keras.optimizers.Adam()),
     }
-    for model in models.values():
-        model.compile(optimizer=keras.optimizers.Adam())
-        model.fit(dataset, steps_per_epoch=3, epochs=1, verbose=0)  # traces the step
+    datasets = {}
+    for name, (model, batch_size, optimizer) in runs.items():
+        datasets[name] = tf.data.Dataset.from_tensors(tf.constant(images[:batch_size])).repeat()
+        model.compile(optimizer=optimizer)
+        model.fit(datasets[name], steps_per_epoch=3, epochs=1, verbose=0)  # traces the step
 
     timer = StepTimer()
-    step_seconds: dict[str, list[float]] = {name: [] for name in models}
+    step_seconds: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(args.rounds):
-        for name, model in models.items():
+        for name, (model, _, _) in runs.items():
             model.fit(
-                dataset, steps_per_epoch=STEPS_PER_BLOCK, epochs=1, verbose=0, callbacks=[timer]
+                datasets[name],
+                steps_per_epoch=STEPS_PER_BLOCK,
+                epochs=1,
+                verbose=0,
+                callbacks=[timer],
             )
             step_seconds[name].extend(timer.seconds[1:])
     peak = matmul_gmacs_per_second()
 
-    baseline = np.median(step_seconds["textbook script"])
-    print(f"batch {BATCH_SIZE}, {args.rounds} × {STEPS_PER_BLOCK} steps each, alternating")
-    print(f"{'':26s} {'ms/step':>8s} {'× textbook':>11s} {'GMAC/step':>10s} {'GMAC/s':>7s}")
-    for name, model in models.items():
+    def seconds_per_image(name: str) -> float:
+        return np.median(step_seconds[name]) / runs[name][1]
+
+    baseline = seconds_per_image("textbook script")
+    print(f"{args.rounds} × {STEPS_PER_BLOCK} steps each, alternating")
+    print(
+        f"{'':26s} {'batch':>5s} {'ms/step':>8s} {'µs/image':>9s} {'× textbook':>11s} "
+        f"{'GMAC/step':>10s} {'GMAC/s':>7s}"
+    )
+    for name, (model, batch_size, _) in runs.items():
         seconds = np.median(step_seconds[name])
-        gmacs = step_macs(model) / 1e9
+        gmacs = step_macs(model, batch_size) / 1e9
         print(
-            f"{name:26s} {seconds * 1e3:8.1f} {baseline / seconds:10.2f}× "
-            f"{gmacs:10.2f} {gmacs / seconds:7.0f}"
+            f"{name:26s} {batch_size:5d} {seconds * 1e3:8.1f} {seconds_per_image(name) * 1e6:9.0f} "
+            f"{baseline / seconds_per_image(name):10.2f}× {gmacs:10.2f} {gmacs / seconds:7.0f}"
         )
     print(f"float32 2048² matrix product: {peak:.0f} GMAC/s (the ceiling)")
-    needed = step_macs(models["textbook script"]) / 1e9 / (baseline / 1.5)
+    textbook_macs = step_macs(runs["textbook script"][0], TEXTBOOK_BATCH_SIZE) / 1e9
+    needed = textbook_macs / (np.median(step_seconds["textbook script"]) / 1.5)
     print(
         f"1.5× the textbook script's step rate needs {needed:.0f} GMAC/s on the textbook "
         f"architecture: {needed / peak:.0%} of the ceiling"
     )
+    default_epochs = 30 * seconds_per_image("project, textbook preset")
+    default_epochs /= seconds_per_image("project, default preset")
+    print(
+        f"the time of 30 textbook-preset epochs trains {default_epochs:.1f} epochs of the "
+        "default preset (training steps only)"
+    )
     print("\nslowest ops of a project textbook-preset step (ms/step, as the profiler times them):")
-    for name, milliseconds in slowest_ops(models["project, textbook preset"], dataset):
+    for name, milliseconds in slowest_ops(textbook_preset, datasets["project, textbook preset"]):
         print(f"  {milliseconds:6.2f}  {name.split('StatefulPartitionedCall/')[-1]}")
 
 
