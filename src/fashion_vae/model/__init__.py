@@ -1,5 +1,7 @@
-"""The VAE model: layers, losses and builders, registered for safe `.keras` loading."""
+"""The VAE model: layers, losses, builders and optimizer, registered for safe `.keras` loading."""
 
+# Importing the package registers every class a saved model may name, the optimizer included.
+from .optimizers import FusedAdam
 from .vae import VAE, Sampler, build_vae, kl_divergence, reconstruction_loss
 
-__all__ = ["VAE", "Sampler", "build_vae", "kl_divergence", "reconstruction_loss"]
+__all__ = ["VAE", "FusedAdam", "Sampler", "build_vae", "kl_divergence", "reconstruction_loss"]

@@ -8,8 +8,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from fashion_vae.model.vae import SERIALIZATION_PACKAGE
 
-@keras.saving.register_keras_serializable(package="fashion_vae")
+
+@keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
 class FusedAdam(keras.optimizers.Adam):
     """Keras' Adam, computed by TensorFlow's fused `ResourceApplyAdam` kernel on that backend.
 

@@ -15,10 +15,10 @@ import keras
 from keras import layers, ops
 
 IMAGE_SHAPE = (28, 28, 1)
-_SERIALIZATION_PACKAGE = "fashion_vae"
+SERIALIZATION_PACKAGE = "fashion_vae"
 
 
-@keras.saving.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
+@keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
 class Sampler(layers.Layer):
     """Draws z = mean + exp(log_var / 2) * eps (the reparameterization trick), seeded."""
 
@@ -35,7 +35,7 @@ class Sampler(layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
-@keras.saving.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
+@keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
 class SingleChannelConv2D(layers.Layer):
     """A stride-1 "same" convolution to one output channel, as Conv2D(1, kernel_size) computes it.
 
@@ -141,7 +141,7 @@ def kl_divergence(z_mean: Any, z_log_var: Any) -> Any:
     return -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1)
 
 
-@keras.saving.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
+@keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
 class VAE(keras.Model):
     """Encoder, sampler and decoder trained on the negative ELBO (optionally beta-weighted KL)."""
 
