@@ -99,11 +99,20 @@ def resolve_preset(training: Mapping[str, Any]) -> dict[str, Any]:
         "kernel_size": require_int(preset, section, "kernel_size", 1),
         "activation": activation,
     }
+    epochs = require_int(preset, section, "epochs", 1)
+    warmup_epochs = require_int(preset, section, "learning_rate_warmup_epochs", 0)
+    if warmup_epochs >= epochs:
+        raise _fail(
+            f"{section}.learning_rate_warmup_epochs",
+            warmup_epochs,
+            f"fewer than the preset's {epochs} epochs",
+        )
     return {
         "model": model,
         "batch_size": require_int(preset, section, "batch_size", 1),
-        "epochs": require_int(preset, section, "epochs", 1),
+        "epochs": epochs,
         "learning_rate": require_number(preset, section, "learning_rate", positive=True),
+        "learning_rate_warmup_epochs": warmup_epochs,
         "learning_rate_decay": preset["learning_rate_decay"],
     }
 

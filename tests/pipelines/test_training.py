@@ -12,7 +12,11 @@ import yaml
 
 from fashion_vae.model.callbacks import TrainingDivergedError
 from fashion_vae.parameters import InvalidParameterError, validate_training_parameters
-from fashion_vae.pipelines.training.nodes import prepare_checkpoint_dir, train_vae
+from fashion_vae.pipelines.training.nodes import (
+    learning_rate_schedule,
+    prepare_checkpoint_dir,
+    train_vae,
+)
 
 BASE_PARAMETERS = Path(__file__).resolve().parents[2] / "conf/base/parameters_training.yml"
 
@@ -135,6 +139,8 @@ def test_bad_parameters_are_refused_by_name(
         ("learning_rate_decay", "step", r"learning_rate_decay is 'step'; expected \"none\""),
         ("epochs", -3, r"epochs is -3; expected an integer ≥ 1"),
         ("batch_size", "many", r"batch_size is 'many'; expected an integer"),
+        ("learning_rate_warmup_epochs", -1, r"learning_rate_warmup_epochs is -1; expected an int"),
+        ("learning_rate_warmup_epochs", 2, r"learning_rate_warmup_epochs is 2; expected fewer"),
     ],
 )
 def test_bad_preset_entry_names_the_preset(
@@ -143,6 +149,22 @@ def test_bad_preset_entry_names_the_preset(
     training["presets"]["default"][key] = value
     with pytest.raises(InvalidParameterError, match=r"training\.presets\.default\." + message):
         validate_training_parameters(training)
+
+
+@pytest.mark.parametrize(("decay", "final_fraction"), [("cosine", 0.01), ("none", 1.0)])
+def test_learning_rate_warms_up_from_zero_then_follows_its_decay(
+    decay: str, final_fraction: float
+) -> None:
+    preset = dict(learning_rate=0.002, learning_rate_warmup_epochs=2, learning_rate_decay=decay)
+    schedule = learning_rate_schedule(preset, epochs=10, steps_per_epoch=5)
+    rates = [float(schedule(step)) for step in (0, 5, 10, 50)]
+    assert rates[:3] == pytest.approx([0.0, 0.001, 0.002])  # linear over the first 10 steps
+    assert rates[3] == pytest.approx(0.002 * final_fraction)  # the last step
+
+
+def test_without_warm_up_or_decay_the_learning_rate_is_a_constant() -> None:
+    preset = dict(learning_rate=0.001, learning_rate_warmup_epochs=0, learning_rate_decay="none")
+    assert learning_rate_schedule(preset, epochs=3, steps_per_epoch=7) == 0.001
 
 
 def test_batch_larger_than_the_data_is_refused_before_training(

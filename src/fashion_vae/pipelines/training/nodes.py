@@ -27,11 +27,19 @@ logger = logging.getLogger(__name__)
 def learning_rate_schedule(
     preset: dict[str, Any], epochs: int, steps_per_epoch: int
 ) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    """Adam's learning rate: constant, or cosine-decayed to 1% over all planned steps."""
-    if preset["learning_rate_decay"] == "none":
-        return preset["learning_rate"]
+    """Adam's learning rate: an optional linear warm-up from 0, then constant or cosine to 1%."""
+    peak = preset["learning_rate"]
+    warmup_steps = preset["learning_rate_warmup_epochs"] * steps_per_epoch
+    if preset["learning_rate_decay"] == "none" and warmup_steps == 0:
+        return peak
+    # Keras' CosineDecay warms up from its initial rate to `warmup_target`, then decays over
+    # `decay_steps`; alpha 1 makes the decay a constant.
     return keras.optimizers.schedules.CosineDecay(
-        preset["learning_rate"], decay_steps=epochs * steps_per_epoch, alpha=0.01
+        0.0 if warmup_steps else peak,
+        decay_steps=epochs * steps_per_epoch - warmup_steps,
+        alpha=0.01 if preset["learning_rate_decay"] == "cosine" else 1.0,
+        warmup_target=peak if warmup_steps else None,
+        warmup_steps=warmup_steps,
     )
 
 
