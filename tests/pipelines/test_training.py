@@ -96,7 +96,7 @@ def test_resume_false_starts_over(
     checkpoint.mkdir()
     (checkpoint / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
     training["resume"] = False
-    training["presets"]["default"]["epochs"] = 1
+    training["presets"]["default"].update(epochs=1, learning_rate_warmup_epochs=0)
     _, history, _ = train_vae(real_images[:128], real_images[128:192], training, seed=1)
     assert list(history["epoch"]) == [1]
 
@@ -215,6 +215,6 @@ def test_checkpoint_of_another_configuration_is_discarded(
     other = {**training, "latent_dim": 3}
     prepare_checkpoint_dir(checkpoint, other, seed=1, data_shape=(128, 28, 28, 1))
     (checkpoint / "latest.weights.h5").write_bytes(b"weights of a 3-d latent model")
-    training["presets"]["default"]["epochs"] = 1
+    training["presets"]["default"].update(epochs=1, learning_rate_warmup_epochs=0)
     _, history, _ = train_vae(real_images[:128], real_images[128:192], training, seed=1)
     assert list(history["epoch"]) == [1]
