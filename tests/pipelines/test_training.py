@@ -155,16 +155,20 @@ def test_bad_preset_entry_names_the_preset(
 def test_learning_rate_warms_up_from_zero_then_follows_its_decay(
     decay: str, final_fraction: float
 ) -> None:
-    preset = dict(learning_rate=0.002, learning_rate_warmup_epochs=2, learning_rate_decay=decay)
-    schedule = learning_rate_schedule(preset, epochs=10, steps_per_epoch=5)
+    preset = dict(
+        epochs=10, learning_rate=0.002, learning_rate_warmup_epochs=2, learning_rate_decay=decay
+    )
+    schedule = learning_rate_schedule(preset, steps_per_epoch=5)
     rates = [float(schedule(step)) for step in (0, 5, 10, 50)]
     assert rates[:3] == pytest.approx([0.0, 0.001, 0.002])  # linear over the first 10 steps
     assert rates[3] == pytest.approx(0.002 * final_fraction)  # the last step
 
 
 def test_without_warm_up_or_decay_the_learning_rate_is_a_constant() -> None:
-    preset = dict(learning_rate=0.001, learning_rate_warmup_epochs=0, learning_rate_decay="none")
-    assert learning_rate_schedule(preset, epochs=3, steps_per_epoch=7) == 0.001
+    preset = dict(
+        epochs=3, learning_rate=0.001, learning_rate_warmup_epochs=0, learning_rate_decay="none"
+    )
+    assert learning_rate_schedule(preset, steps_per_epoch=7) == 0.001
 
 
 def test_batch_larger_than_the_data_is_refused_before_training(

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 def learning_rate_schedule(
-    preset: dict[str, Any], epochs: int, steps_per_epoch: int
+    preset: dict[str, Any], steps_per_epoch: int
 ) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """Adam's learning rate: an optional linear warm-up from 0, then constant or cosine to 1%."""
     peak = preset["learning_rate"]
@@ -36,7 +36,7 @@ def learning_rate_schedule(
     # `decay_steps`; alpha 1 makes the decay a constant.
     return keras.optimizers.schedules.CosineDecay(
         0.0 if warmup_steps else peak,
-        decay_steps=epochs * steps_per_epoch - warmup_steps,
+        decay_steps=preset["epochs"] * steps_per_epoch - warmup_steps,
         alpha=0.01 if preset["learning_rate_decay"] == "cosine" else 1.0,
         warmup_target=peak if warmup_steps else None,
         warmup_steps=warmup_steps,
@@ -70,7 +70,7 @@ def train_vae(
     """Train the VAE; return it, its per-epoch history and its per-epoch prior samples."""
     validate_training_parameters(training)
     preset = resolve_preset(training)
-    batch_size, epochs = preset["batch_size"], preset["epochs"]
+    batch_size = preset["batch_size"]
     if batch_size > len(train_images):
         raise InvalidParameterError(
             f"parameter training.presets.{training['preset']}.batch_size is {batch_size}; "
@@ -82,7 +82,7 @@ def train_vae(
     keras.utils.set_random_seed(seed)
     vae = build_vae(**preset["model"], beta=training["beta"], seed=seed)
     steps_per_epoch = -(-len(train_images) // batch_size)
-    learning_rate = learning_rate_schedule(preset, epochs, steps_per_epoch)
+    learning_rate = learning_rate_schedule(preset, steps_per_epoch)
     vae.compile(optimizer=FusedAdam(learning_rate=learning_rate))
     prior_samples = np.random.default_rng(seed).standard_normal(
         (training["progress_samples"], vae.latent_dim), dtype=np.float32
@@ -105,7 +105,7 @@ def train_vae(
     vae.fit(
         array_batches(np.asarray(train_images), batch_size, shuffle_seed=seed),
         validation_data=array_batches(np.asarray(validation_images), batch_size),
-        epochs=epochs,
+        epochs=preset["epochs"],
         callbacks=callbacks,
         shuffle=False,  # array_batches shuffles, with the seed
         verbose=training["verbose"],
