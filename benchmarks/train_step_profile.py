@@ -51,10 +51,7 @@ def forward_macs(layer: layers.Layer) -> int:
     if isinstance(layer, layers.Conv2DTranspose):  # every input pixel meets the whole kernel
         _, height, width, channels = layer.input.shape
         return height * width * int(np.prod(layer.kernel_size)) * channels * layer.filters
-    if isinstance(layer, layers.Conv2D):
-        _, height, width, _ = layer.output.shape
-        return height * width * int(np.prod(layer.kernel.shape))
-    if isinstance(layer, SingleChannelConv2D):
+    if isinstance(layer, (layers.Conv2D, SingleChannelConv2D)):
         _, height, width, _ = layer.output.shape
         return height * width * int(np.prod(layer.kernel.shape))
     return 0
