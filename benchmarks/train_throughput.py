@@ -1,10 +1,12 @@
 """Training throughput: the textbook Keras script against the project's training node.
 
-Both train the textbook architecture (latent_dim 200, batch 128, Adam 1e-3) on the same subset of
-the real model inputs, alternating in one process so that the machine's noise hits both alike.
-Prints images/s per epoch (the first epoch, which traces the graph, is left out), the median of
-each, the ratio of the two within each repeat and the median of those ratios, and the test
-negative ELBO each model reached (single posterior sample, nats).
+All train the textbook architecture (latent_dim 200, batch 128, Adam 1e-3) on the same subset of
+the real model inputs, alternating in one process so that the machine's noise hits all alike:
+the script, the project's node with the `textbook` preset as configured (float32), and the same
+with `dtype_policy: mixed_bfloat16`. Prints images/s per epoch (the first epoch, which traces
+the graph, is left out), the median of each, each project variant's ratio to the script within
+each repeat and the median of those ratios, and the test negative ELBO each model reached
+(single posterior sample, nats).
 
 Needs the model inputs: `make data && .venv/bin/kedro run --pipeline=data_processing`.
 Run: `.venv/bin/python benchmarks/train_throughput.py [--images 20000 --epochs 3 --repeats 2]`.
@@ -117,11 +119,11 @@ def textbook_test_neg_elbo(vae: TextbookVAE, test: np.ndarray) -> float:
 
 # ---- (b) The project's training node, with the textbook preset. -----------------------------
 def train_project(
-    train: np.ndarray, validation: np.ndarray, epochs: int, seed: int
+    train: np.ndarray, validation: np.ndarray, epochs: int, seed: int, dtype_policy: str
 ) -> tuple[list[float], keras.Model]:
     params = yaml.safe_load((ROOT / "conf/base/parameters_training.yml").read_text())["training"]
     with tempfile.TemporaryDirectory() as checkpoint_dir:
-        params["presets"]["textbook"]["epochs"] = epochs
+        params["presets"]["textbook"].update(epochs=epochs, dtype_policy=dtype_policy)
         params.update(
             preset="textbook",
             early_stopping_patience=epochs,
@@ -146,38 +148,46 @@ def main() -> None:
     train = np.load(MODEL_INPUT / "train_images.npy")[: args.images]
     validation = np.load(MODEL_INPUT / "validation_images.npy")[:1000]
     test = np.load(MODEL_INPUT / "test_images.npy")
-    rates: dict[str, list[float]] = {"textbook": [], "project": []}
-    ratios: list[float] = []
-    elbos: dict[str, list[float]] = {"textbook": [], "project": []}
+    # The project's variants, by the dtype policy of the textbook preset's hidden layers.
+    projects = {"project": "float32", "project_bf16": "mixed_bfloat16"}
+    names = ["textbook", *projects]
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    ratios: dict[str, list[float]] = {name: [] for name in projects}
+    elbos: dict[str, list[float]] = {name: [] for name in names}
     timed_epochs = args.epochs - 1  # the first traces the graph
     for repeat in range(args.repeats):
-        order = ["textbook", "project"] if repeat % 2 == 0 else ["project", "textbook"]
+        # Rotate the order, so that no contender always runs first or last.
+        order = names[repeat % len(names) :] + names[: repeat % len(names)]
         for name in order:
             if name == "textbook":
                 per_epoch, vae = train_textbook(train, args.epochs, seed=repeat)
                 elbos[name].append(textbook_test_neg_elbo(vae, test))
             else:
-                per_epoch, vae = train_project(train, validation, args.epochs, seed=repeat)
+                per_epoch, vae = train_project(
+                    train, validation, args.epochs, repeat, projects[name]
+                )
                 elbos[name].append(project_test_neg_elbo(vae, test))
             rates[name].extend(per_epoch[1:])
             print(
-                f"run {repeat + 1} {name:8s}: images/s per epoch "
+                f"run {repeat + 1} {name:12s}: images/s per epoch "
                 f"{', '.join(f'{r:,.0f}' for r in per_epoch)} (first is warm-up); "
                 f"test negative ELBO {elbos[name][-1]:.1f}",
                 flush=True,
             )
         # Epochs of one repeat ran back to back: their ratio sees the least machine noise.
-        project, textbook = rates["project"][-timed_epochs:], rates["textbook"][-timed_epochs:]
-        ratios.append(np.median(project) / np.median(textbook))
+        textbook = np.median(rates["textbook"][-timed_epochs:])
+        for name, name_ratios in ratios.items():
+            name_ratios.append(np.median(rates[name][-timed_epochs:]) / textbook)
 
     print(f"\n{args.images:,} images × {args.epochs} epochs × {args.repeats} runs each")
-    print(f"{'':10s} {'median images/s':>16s} {'test -ELBO (nats)':>18s}")
+    print(f"{'':12s} {'median images/s':>16s} {'test -ELBO (nats)':>18s}")
     for name, name_rates in rates.items():
-        print(f"{name:10s} {np.median(name_rates):16,.0f} {np.median(elbos[name]):18.1f}")
-    print(
-        f"throughput ratio project / textbook: {np.median(ratios):.2f}× "
-        f"(median of the repeats' {', '.join(f'{r:.2f}' for r in ratios)})"
-    )
+        print(f"{name:12s} {np.median(name_rates):16,.0f} {np.median(elbos[name]):18.1f}")
+    for name, name_ratios in ratios.items():
+        print(
+            f"throughput ratio {name} / textbook: {np.median(name_ratios):.2f}× "
+            f"(median of the repeats' {', '.join(f'{r:.2f}' for r in name_ratios)})"
+        )
     print(
         "(project images/s include its validation pass, progress samples and checkpoint each "
         "epoch; the textbook script does none of these)"

@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from numbers import Real
 from typing import Any
 
+from fashion_vae.model.vae import DTYPE_POLICIES
+
 # Parameter keys that change only what a run displays, never what it computes.
 DISPLAY_ONLY_KEYS = frozenset({"verbose"})
 
@@ -68,6 +70,15 @@ def _require_int_list(
     return value
 
 
+def _require_choice(
+    preset: Mapping[str, Any], section: str, key: str, choices: tuple[str, ...]
+) -> str:
+    value = preset.get(key)
+    if value not in choices:
+        raise _fail(f"{section}.{key}", value, " or ".join(f'"{c}"' for c in choices))
+    return value
+
+
 def resolve_preset(training: Mapping[str, Any]) -> dict[str, Any]:
     """Validate the chosen preset: `build_vae` keyword arguments under "model", plus its recipe."""
     presets = training.get("presets") or {}
@@ -79,12 +90,7 @@ def resolve_preset(training: Mapping[str, Any]) -> dict[str, Any]:
     activation = preset.get("activation", "relu")
     if not isinstance(activation, str):
         raise _fail(f"{section}.activation", activation, "the name of a Keras activation")
-    if preset.get("learning_rate_decay") not in ("none", "cosine"):
-        raise _fail(
-            f"{section}.learning_rate_decay",
-            preset.get("learning_rate_decay"),
-            '"none" or "cosine"',
-        )
+    _require_choice(preset, section, "learning_rate_decay", ("none", "cosine"))
     model = {
         "latent_dim": require_int(training, "training", "latent_dim", 1),
         # Each stride-2 layer halves the side: 28 → 14 → 7 allows at most two.
@@ -98,6 +104,7 @@ def resolve_preset(training: Mapping[str, Any]) -> dict[str, Any]:
         ),
         "kernel_size": require_int(preset, section, "kernel_size", 1),
         "activation": activation,
+        "dtype_policy": _require_choice(preset, section, "dtype_policy", DTYPE_POLICIES),
     }
     epochs = require_int(preset, section, "epochs", 1)
     warmup_epochs = require_int(preset, section, "learning_rate_warmup_epochs", 0)

@@ -135,3 +135,32 @@ def test_single_channel_conv_equals_conv2d_with_the_same_weights() -> None:
         rtol=1e-5,
         atol=1e-5,
     )
+
+
+def test_mixed_bfloat16_computes_hidden_layers_in_bfloat16_and_the_loss_in_float32(
+    tmp_path: Path, images: np.ndarray
+) -> None:
+    vae = build_vae(8, **TEXTBOOK, dtype_policy="mixed_bfloat16", seed=3)
+    hidden = [vae.encoder.get_layer("conv_1"), vae.decoder.get_layer("deconv_1")]
+    assert [layer.compute_dtype for layer in hidden] == ["bfloat16", "bfloat16"]
+    # Weights stay float32 (Adam updates them there); heads, logits and loss compute in float32.
+    assert {w.dtype for w in vae.weights} == {"float32"}
+    outputs = vae(images)
+    loss = vae.compute_loss(images, None, outputs)
+    dtypes = {keras.backend.standardize_dtype(x.dtype) for x in [*outputs.values(), loss]}
+    assert dtypes == {"float32"}
+    # Same weights in float32: the bfloat16 model rounds, but computes the same function.
+    reference = build_vae(8, **TEXTBOOK, seed=3)
+    reference.set_weights(vae.get_weights())
+    z_mean = keras.ops.convert_to_numpy(vae.encode(images)[0])
+    reference_z_mean = keras.ops.convert_to_numpy(reference.encode(images)[0])
+    assert not np.array_equal(z_mean, reference_z_mean)
+    np.testing.assert_allclose(z_mean, reference_z_mean, atol=0.05)
+    path = tmp_path / "vae.keras"
+    vae.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert loaded.decoder.get_layer("deconv_1").compute_dtype == "bfloat16"
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(loaded.reconstruct(images)),
+        keras.ops.convert_to_numpy(vae.reconstruct(images)),
+    )

@@ -137,6 +137,7 @@ def test_bad_parameters_are_refused_by_name(
         ("learning_rate", "fast", r"learning_rate is 'fast'; expected a finite number > 0"),
         ("learning_rate", 0, r"learning_rate is 0; expected a finite number > 0"),
         ("learning_rate_decay", "step", r"learning_rate_decay is 'step'; expected \"none\""),
+        ("dtype_policy", "float16", r"dtype_policy is .float16.; expected \"float32\" or"),
         ("epochs", -3, r"epochs is -3; expected an integer ≥ 1"),
         ("batch_size", "many", r"batch_size is 'many'; expected an integer"),
         ("learning_rate_warmup_epochs", -1, r"learning_rate_warmup_epochs is -1; expected an int"),

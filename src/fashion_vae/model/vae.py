@@ -16,6 +16,9 @@ from keras import layers, ops
 
 IMAGE_SHAPE = (28, 28, 1)
 SERIALIZATION_PACKAGE = "fashion_vae"
+# Keras dtype policies a model's hidden layers may compute in. The latent heads, the sampler,
+# the output logits and the loss always stay float32, as Keras' mixed-precision guide advises.
+DTYPE_POLICIES = ("float32", "mixed_bfloat16")
 
 
 @keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
@@ -73,8 +76,10 @@ def build_encoder(
     latent_dim: int,
     filters: Sequence[int],
     dense_units: Sequence[int],
+    *,
     kernel_size: int = 3,
     activation: str = "relu",
+    dtype_policy: str = "float32",
 ) -> keras.Model:
     """Build the encoder: stride-2 convolutions, dense layers, then `z_mean`, `z_log_var` heads."""
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
@@ -87,12 +92,13 @@ def build_encoder(
             padding="same",
             activation=activation,
             name=f"conv_{index}",
+            dtype=dtype_policy,
         )(x)
-    x = layers.Flatten(name="flatten")(x)
+    x = layers.Flatten(name="flatten", dtype=dtype_policy)(x)
     for index, units in enumerate(dense_units):
-        x = layers.Dense(units, activation=activation, name=f"dense_{index}")(x)
-    z_mean = layers.Dense(latent_dim, name="z_mean")(x)
-    z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
+        x = layers.Dense(units, activation=activation, name=f"dense_{index}", dtype=dtype_policy)(x)
+    z_mean = layers.Dense(latent_dim, name="z_mean", dtype="float32")(x)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var", dtype="float32")(x)
     return keras.Model(inputs, [z_mean, z_log_var], name="encoder")
 
 
@@ -100,8 +106,10 @@ def build_decoder(
     latent_dim: int,
     filters: Sequence[int],
     dense_units: Sequence[int],
+    *,
     kernel_size: int = 3,
     activation: str = "relu",
+    dtype_policy: str = "float32",
 ) -> keras.Model:
     """Build the decoder: dense layers, then stride-2 transposed convolutions, to logits."""
     # Each transposed convolution doubles the side, so the projection starts at 28 / 2**depth.
@@ -114,9 +122,14 @@ def build_decoder(
     latent = keras.Input(shape=(latent_dim,), name="z")
     x = latent
     for index, units in enumerate(dense_units):
-        x = layers.Dense(units, activation=activation, name=f"dense_{index}")(x)
-    x = layers.Dense(side * side * filters[0], activation=activation, name="projection")(x)
-    x = layers.Reshape((side, side, filters[0]), name="reshape")(x)
+        x = layers.Dense(units, activation=activation, name=f"dense_{index}", dtype=dtype_policy)(x)
+    x = layers.Dense(
+        side * side * filters[0],
+        activation=activation,
+        name="projection",
+        dtype=dtype_policy,
+    )(x)
+    x = layers.Reshape((side, side, filters[0]), name="reshape", dtype=dtype_policy)(x)
     for index, n_filters in enumerate(filters):
         x = layers.Conv2DTranspose(
             n_filters,
@@ -125,8 +138,9 @@ def build_decoder(
             padding="same",
             activation=activation,
             name=f"deconv_{index}",
+            dtype=dtype_policy,
         )(x)
-    logits = SingleChannelConv2D(kernel_size, name="logits")(x)
+    logits = SingleChannelConv2D(kernel_size, name="logits", dtype="float32")(x)
     return keras.Model(latent, logits, name="decoder")
 
 
@@ -258,15 +272,26 @@ def build_vae(
     decoder_dense_units: Sequence[int],
     kernel_size: int = 3,
     activation: str = "relu",
+    dtype_policy: str = "float32",
     beta: float = 1.0,
     seed: int | None = None,
 ) -> VAE:
     """Build a VAE from architecture parameters (the keys of a preset)."""
     encoder = build_encoder(
-        latent_dim, encoder_filters, encoder_dense_units, kernel_size, activation
+        latent_dim,
+        encoder_filters,
+        encoder_dense_units,
+        kernel_size=kernel_size,
+        activation=activation,
+        dtype_policy=dtype_policy,
     )
     decoder = build_decoder(
-        latent_dim, decoder_filters, decoder_dense_units, kernel_size, activation
+        latent_dim,
+        decoder_filters,
+        decoder_dense_units,
+        kernel_size=kernel_size,
+        activation=activation,
+        dtype_policy=dtype_policy,
     )
     vae = VAE(encoder, decoder, beta=beta, seed=seed, name="vae")
     vae.build((None, *IMAGE_SHAPE))
