@@ -6,9 +6,9 @@ FusedAdam; a fixed batch, from the second step of each timed block on), the cost
 against the textbook script, the multiply-accumulates (MACs) the step needs (counted from the
 layer shapes: the forward pass, the weight gradients, and the input gradients of every layer but
 the first), and the rate that makes; then a float32 matrix product's rate on the same threads as
-the ceiling, how many `default` epochs fit in the time of the `textbook` preset's, and the
-TensorFlow profiler's ten slowest ops of one project step. The models alternate block by block
-so that the machine's noise hits each alike.
+the ceiling (and a bfloat16 one's, for the `mixed_bfloat16` row), how many `default` epochs fit
+in the time of the `textbook` preset's, and the TensorFlow profiler's ten slowest ops of one
+project step. The models alternate block by block so that the machine's noise hits each alike.
 
 Needs the model inputs: `make data && .venv/bin/kedro run --pipeline=data_processing`.
 Run: `.venv/bin/python benchmarks/train_step_profile.py [--rounds 6]`.
@@ -78,16 +78,17 @@ class StepTimer(keras.callbacks.Callback):
         self._last = now
 
 
-def project_model(preset_name: str) -> tuple[keras.Model, int]:
-    """The preset's model, and its batch size."""
+def project_model(preset_name: str, **overrides: object) -> tuple[keras.Model, int]:
+    """The preset's model (with `overrides` of its keys), and its batch size."""
     training = yaml.safe_load((ROOT / "conf/base/parameters_training.yml").read_text())["training"]
+    training["presets"][preset_name].update(overrides)
     preset = resolve_preset({**training, "preset": preset_name})
     return build_vae(**preset["model"], seed=0), preset["batch_size"]
 
 
-def matmul_gmacs_per_second(size: int = 2048, repeats: int = 10) -> float:
-    """The float32 matrix product's rate: the most this CPU's kernels reach here."""
-    a = tf.random.normal((size, size))
+def matmul_gmacs_per_second(dtype: str, size: int = 2048, repeats: int = 10) -> float:
+    """A large matrix product's rate: the most this CPU's kernels reach here in `dtype`."""
+    a = tf.cast(tf.random.normal((size, size)), dtype)
     product = tf.function(lambda x: tf.matmul(x, x))
     product(a).numpy()
     seconds = []
@@ -128,6 +129,7 @@ def main() -> None:
     images = np.load(ROOT / "data/05_model_input/train_images.npy", mmap_mode="r")
     keras.utils.set_random_seed(0)
     textbook_preset, textbook_batch = project_model("textbook")
+    textbook_bf16, _ = project_model("textbook", dtype_policy="mixed_bfloat16")
     default_preset, default_batch = project_model("default")
     default_with_keras_adam, _ = project_model("default")
     # name → (model, batch size, optimizer)
@@ -138,6 +140,7 @@ def main() -> None:
             keras.optimizers.Adam(),
         ),
         "project, textbook preset": (textbook_preset, textbook_batch, FusedAdam()),
+        "… in mixed_bfloat16": (textbook_bf16, textbook_batch, FusedAdam()),
         "project, default preset": (default_preset, default_batch, FusedAdam()),
         "… with Keras' Adam": (default_with_keras_adam, default_batch, keras.optimizers.Adam()),
     }
@@ -159,7 +162,8 @@ def main() -> None:
                 callbacks=[timer],
             )
             step_seconds[name].extend(timer.seconds[1:])
-    peak = matmul_gmacs_per_second()
+    peak = matmul_gmacs_per_second("float32")
+    bfloat16_peak = matmul_gmacs_per_second("bfloat16")
 
     def seconds_per_image(name: str) -> float:
         return np.median(step_seconds[name]) / runs[name][1]
@@ -177,12 +181,13 @@ def main() -> None:
             f"{name:26s} {batch_size:5d} {seconds * 1e3:8.1f} {seconds_per_image(name) * 1e6:9.0f} "
             f"{baseline / seconds_per_image(name):10.2f}× {gmacs:10.2f} {gmacs / seconds:7.0f}"
         )
-    print(f"float32 2048² matrix product: {peak:.0f} GMAC/s (the ceiling)")
+    print(f"float32 2048² matrix product: {peak:.0f} GMAC/s (the float32 ceiling)")
+    print(f"bfloat16 2048² matrix product: {bfloat16_peak:.0f} GMAC/s")
     textbook_macs = step_macs(runs["textbook script"][0], TEXTBOOK_BATCH_SIZE) / 1e9
     needed = textbook_macs / (np.median(step_seconds["textbook script"]) / 1.5)
     print(
         f"1.5× the textbook script's step rate needs {needed:.0f} GMAC/s on the textbook "
-        f"architecture: {needed / peak:.0%} of the ceiling"
+        f"architecture: {needed / peak:.0%} of the float32 ceiling"
     )
     default_epochs = 30 * seconds_per_image("project, textbook preset")
     default_epochs /= seconds_per_image("project, default preset")
