@@ -39,6 +39,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no_dense16_batch64": {"preset": {**NO_DENSE16, "batch_size": 64}},
     "dense512": {"preset": {"encoder_dense_units": [512], "decoder_dense_units": [512]}},
     "default": {"base": "default"},
+    "default_float32": {"base": "default", "preset": {"dtype_policy": "float32"}},
 }
 
 
