@@ -5,10 +5,11 @@ from collections.abc import Mapping
 from numbers import Real
 from typing import Any
 
-from fashion_vae.model.vae import DTYPE_POLICIES
-
 # Parameter keys that change only what a run displays, never what it computes.
 DISPLAY_ONLY_KEYS = frozenset({"verbose"})
+# The Keras dtype policies a preset's hidden layers may compute in (see `build_vae`). Listed
+# here rather than imported from the model, so that checking parameters does not load Keras.
+DTYPE_POLICIES = ("float32", "mixed_bfloat16")
 
 
 def without_display_settings(value: Any) -> Any:

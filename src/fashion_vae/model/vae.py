@@ -16,9 +16,6 @@ from keras import layers, ops
 
 IMAGE_SHAPE = (28, 28, 1)
 SERIALIZATION_PACKAGE = "fashion_vae"
-# Keras dtype policies a model's hidden layers may compute in. The latent heads, the sampler,
-# the output logits and the loss always stay float32, as Keras' mixed-precision guide advises.
-DTYPE_POLICIES = ("float32", "mixed_bfloat16")
 
 
 @keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
@@ -277,6 +274,9 @@ def build_vae(
     seed: int | None = None,
 ) -> VAE:
     """Build a VAE from architecture parameters (the keys of a preset)."""
+    # `dtype_policy` (a Keras dtype policy name) applies to the hidden layers only: the latent
+    # heads, the sampler, the logits and the loss stay float32, as Keras' mixed-precision guide
+    # advises for a model's outputs.
     encoder = build_encoder(
         latent_dim,
         encoder_filters,
