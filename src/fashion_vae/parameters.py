@@ -132,6 +132,7 @@ def validate_training_parameters(training: Mapping[str, Any]) -> None:
         ("kl_warmup_epochs", 0),
         ("early_stopping_patience", 0),
         ("progress_samples", 1),
+        ("steps_per_execution", 1),
     ]:
         require_int(training, "training", key, minimum)
     require_number(training, "training", "beta", positive=False)

@@ -120,6 +120,7 @@ def test_divergence_is_a_clear_error_naming_the_epoch(
         ("beta", -1.0, r"training\.beta is -1\.0; expected a finite number ≥ 0"),
         ("preset", "huge", r"training\.preset is 'huge'; expected one of \['default', 'tex"),
         ("resume", "yes", r"training\.resume is 'yes'; expected true or false"),
+        ("steps_per_execution", 0, r"training\.steps_per_execution is 0; expected an integer"),
     ],
 )
 def test_bad_parameters_are_refused_by_name(
@@ -223,3 +224,17 @@ def test_checkpoint_of_another_configuration_is_discarded(
     training["presets"]["default"].update(epochs=1, learning_rate_warmup_epochs=0)
     _, history, _ = train_vae(real_images[:128], real_images[128:192], training, seed=1)
     assert list(history["epoch"]) == [1]
+
+
+def test_steps_per_execution_changes_only_how_steps_are_dispatched(
+    real_images: np.ndarray, training: dict[str, Any]
+) -> None:
+    train, validation = real_images[:500], real_images[500:700]
+    training["steps_per_execution"] = 1
+    _, one_by_one, _ = train_vae(train, validation, training, seed=1)
+    # 8 steps per epoch in chunks of 3: the last chunk of each epoch is a short one.
+    training["steps_per_execution"] = 3
+    vae, chunked, _ = train_vae(train, validation, training, seed=1)
+    assert vae.steps_per_execution == 3
+    for column in ("neg_elbo", "val_neg_elbo", "learning_rate"):
+        np.testing.assert_array_equal(chunked[column], one_by_one[column])

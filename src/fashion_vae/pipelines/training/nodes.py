@@ -83,7 +83,10 @@ def train_vae(
     vae = build_vae(**preset["model"], beta=training["beta"], seed=seed)
     steps_per_epoch = -(-len(train_images) // batch_size)
     learning_rate = learning_rate_schedule(preset, steps_per_epoch)
-    vae.compile(optimizer=FusedAdam(learning_rate=learning_rate))
+    vae.compile(
+        optimizer=FusedAdam(learning_rate=learning_rate),
+        steps_per_execution=training["steps_per_execution"],
+    )
     prior_samples = np.random.default_rng(seed).standard_normal(
         (training["progress_samples"], vae.latent_dim), dtype=np.float32
     )
