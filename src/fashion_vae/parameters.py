@@ -94,12 +94,12 @@ def resolve_preset(training: Mapping[str, Any]) -> dict[str, Any]:
     _require_choice(preset, section, "learning_rate_decay", ("none", "cosine"))
     model = {
         "latent_dim": require_int(training, "training", "latent_dim", 1),
-        # Each stride-2 layer halves the side: 28 → 14 → 7 allows at most two.
-        "encoder_filters": _require_int_list(preset, section, "encoder_filters", range(1, 3)),
+        # Each stride-2 layer halves the side, rounding up: 28 → 14 → 7 → 4 allows three.
+        "encoder_filters": _require_int_list(preset, section, "encoder_filters", range(1, 4)),
         "encoder_dense_units": _require_int_list(
             preset, section, "encoder_dense_units", range(0, 9)
         ),
-        "decoder_filters": _require_int_list(preset, section, "decoder_filters", range(1, 3)),
+        "decoder_filters": _require_int_list(preset, section, "decoder_filters", range(1, 4)),
         "decoder_dense_units": _require_int_list(
             preset, section, "decoder_dense_units", range(0, 9)
         ),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fashion_vae.model import build_vae, kl_divergence, reconstruction_loss
-from fashion_vae.model.vae import SingleChannelConv2D
+from fashion_vae.model.vae import SingleChannelConv2D, feature_sides
 
 TEXTBOOK = {
     "encoder_filters": [32, 64],
@@ -35,15 +35,24 @@ def test_encoder_and_decoder_shapes(latent_dim: int, images: np.ndarray) -> None
     assert outputs["logits"].shape == (8, 28, 28, 1)
 
 
-def test_one_or_two_stride_layers_only() -> None:
-    with pytest.raises(ValueError, match="cannot produce a 28-pixel side"):
-        build_vae(
-            4,
-            encoder_filters=[8, 8, 8],
-            encoder_dense_units=[],
-            decoder_filters=[8, 8, 8],
-            decoder_dense_units=[],
-        )
+@pytest.mark.parametrize("kernel_size", [3, 4])
+def test_three_stride_layers_go_down_to_4_pixels_and_back_up_to_28(
+    kernel_size: int, images: np.ndarray
+) -> None:
+    assert feature_sides(3) == [28, 14, 7, 4]
+    vae = build_vae(
+        4,
+        encoder_filters=[8, 8, 8],
+        encoder_dense_units=[],
+        decoder_filters=[8, 8, 8],
+        decoder_dense_units=[],
+        kernel_size=kernel_size,
+    )
+    assert vae.encoder.get_layer("conv_2").output.shape == (None, 4, 4, 8)
+    # The first transposed convolution pads its output to 7, the side the encoder rounded up.
+    sides = [vae.decoder.get_layer(f"deconv_{i}").output.shape[1] for i in range(3)]
+    assert sides == [7, 14, 28]
+    assert vae(images)["logits"].shape == (8, 28, 28, 1)
 
 
 def _bernoulli_nll(x: np.ndarray, logits: np.ndarray) -> np.ndarray:

@@ -134,7 +134,7 @@ def test_bad_parameters_are_refused_by_name(
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("encoder_filters", [32, 64, 128], r"encoder_filters is \[32, 64, 128\]; expected a list"),
+        ("encoder_filters", [8, 16, 32, 64], r"encoder_filters is \[8, 16, 32, 64\]; expected a"),
         ("learning_rate", "fast", r"learning_rate is 'fast'; expected a finite number > 0"),
         ("learning_rate", 0, r"learning_rate is 0; expected a finite number > 0"),
         ("learning_rate_decay", "step", r"learning_rate_decay is 'step'; expected \"none\""),

@@ -69,6 +69,26 @@ class SingleChannelConv2D(layers.Layer):
         return {**super().get_config(), "kernel_size": self.kernel_size}
 
 
+def feature_sides(depth: int) -> list[int]:
+    """Image sides after each of `depth` stride-2 "same" convolutions: 28, 14, 7, 4."""
+    sides = [IMAGE_SHAPE[0]]
+    for _ in range(depth):
+        sides.append(-(-sides[-1] // 2))
+    return sides
+
+
+def _output_padding(side: int, target_side: int, kernel_size: int) -> int | None:
+    """The output padding that makes a stride-2 "same" transposed convolution reach `target_side`.
+
+    None (Keras' default: twice the side) where that is the target; else the padding for an odd
+    side such as 7, which the encoder's "same" convolution rounded up to 4.
+    """
+    if target_side == 2 * side:
+        return None
+    # Keras' output length with explicit padding: (side - 1) * 2 + kernel - 2 * (kernel // 2) + p.
+    return target_side - (2 * (side - 1) + kernel_size - 2 * (kernel_size // 2))
+
+
 def build_encoder(
     latent_dim: int,
     filters: Sequence[int],
@@ -109,17 +129,13 @@ def build_decoder(
     dtype_policy: str = "float32",
 ) -> keras.Model:
     """Build the decoder: dense layers, then stride-2 transposed convolutions, to logits."""
-    # Each transposed convolution doubles the side, so the projection starts at 28 / 2**depth.
-    side = IMAGE_SHAPE[0] // 2 ** len(filters)
-    if side * 2 ** len(filters) != IMAGE_SHAPE[0]:
-        raise ValueError(
-            f"decoder filters {list(filters)}: {len(filters)} stride-2 layers cannot "
-            f"produce a {IMAGE_SHAPE[0]}-pixel side; use 1 or 2 layers"
-        )
+    # The decoder retraces the encoder's sides backwards (28 → 14 → 7 → 4 for three layers).
+    sides = feature_sides(len(filters))
     latent = keras.Input(shape=(latent_dim,), name="z")
     x = latent
     for index, units in enumerate(dense_units):
         x = layers.Dense(units, activation=activation, name=f"dense_{index}", dtype=dtype_policy)(x)
+    side = sides[-1]
     x = layers.Dense(
         side * side * filters[0],
         activation=activation,
@@ -127,16 +143,19 @@ def build_decoder(
         dtype=dtype_policy,
     )(x)
     x = layers.Reshape((side, side, filters[0]), name="reshape", dtype=dtype_policy)(x)
-    for index, n_filters in enumerate(filters):
+    target_sides = reversed(sides[:-1])
+    for index, (n_filters, target_side) in enumerate(zip(filters, target_sides, strict=True)):
         x = layers.Conv2DTranspose(
             n_filters,
             kernel_size,
             strides=2,
             padding="same",
+            output_padding=_output_padding(side, target_side, kernel_size),
             activation=activation,
             name=f"deconv_{index}",
             dtype=dtype_policy,
         )(x)
+        side = target_side
     logits = SingleChannelConv2D(kernel_size, name="logits", dtype="float32")(x)
     return keras.Model(latent, logits, name="decoder")
 
