@@ -11,6 +11,7 @@ from kedro.pipeline import Pipeline
 import fashion_vae.pipelines
 from fashion_vae.datasets import IDXDataset
 from fashion_vae.parameters import VALIDATORS
+from fashion_vae.tensorflow_threads import apply_tensorflow_threads
 
 
 class MissingInputError(FileNotFoundError):
@@ -51,3 +52,12 @@ class PreflightChecksHook:
                 raise MissingInputError(
                     f"input '{name}' ({location}) does not exist: {_how_to_produce(name, dataset)}"
                 )
+
+
+class TensorFlowThreadsHook:
+    """Size TensorFlow's thread pools from `tensorflow_threads` before any node starts it."""
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], catalog: DataCatalog) -> None:
+        if "params:tensorflow_threads" in catalog:
+            apply_tensorflow_threads(catalog.load("params:tensorflow_threads"))

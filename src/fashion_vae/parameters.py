@@ -133,6 +133,7 @@ def validate_training_parameters(training: Mapping[str, Any]) -> None:
         ("early_stopping_patience", 0),
         ("progress_samples", 1),
         ("steps_per_execution", 1),
+        ("batch_shards", 1),
     ]:
         require_int(training, "training", key, minimum)
     require_number(training, "training", "beta", positive=False)
@@ -204,6 +205,13 @@ def validate_report_parameters(report: Mapping[str, Any]) -> None:
         require_int(report, "report", key, minimum)
     if 0 < report["tsne_points"] < 10:
         raise _fail("report.tsne_points", report["tsne_points"], "0 (off) or at least 10")
+
+
+def validate_tensorflow_threads_parameters(tensorflow_threads: Mapping[str, Any]) -> None:
+    """Raise InvalidParameterError unless both thread counts are null or a positive integer."""
+    for key in ("intra_op", "inter_op"):
+        if tensorflow_threads.get(key) is not None:
+            require_int(tensorflow_threads, "tensorflow_threads", key, 1)
 
 
 # Each section of the parameters and its check, run by the preflight hook before any node.

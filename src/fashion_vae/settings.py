@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from fashion_vae.hooks import PreflightChecksHook
+from fashion_vae.hooks import PreflightChecksHook, TensorFlowThreadsHook
 
-HOOKS = (PreflightChecksHook(),)
+HOOKS = (PreflightChecksHook(), TensorFlowThreadsHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

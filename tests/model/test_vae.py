@@ -173,3 +173,27 @@ def test_mixed_bfloat16_computes_hidden_layers_in_bfloat16_and_the_loss_in_float
         keras.ops.convert_to_numpy(loaded.reconstruct(images)),
         keras.ops.convert_to_numpy(vae.reconstruct(images)),
     )
+
+
+@pytest.mark.parametrize("batch_size", [8, 7, 1])
+def test_batch_shards_compute_each_image_as_the_whole_batch_does(
+    batch_size: int, images: np.ndarray, tmp_path: Path
+) -> None:
+    sharded = build_vae(4, **TEXTBOOK, seed=3, batch_shards=3)
+    whole = build_vae(4, **TEXTBOOK, seed=3)
+    whole.set_weights(sharded.get_weights())
+    batch = images[:batch_size]
+    outputs, reference = sharded(batch), whole(batch)
+    # The encoder is deterministic, so each image's posterior must not depend on the split; a
+    # batch of one (fewer images than shards) is computed whole.
+    for key in ("z_mean", "z_log_var"):
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(outputs[key]),
+            keras.ops.convert_to_numpy(reference[key]),
+            rtol=1e-6,
+            atol=1e-6,
+        )
+    assert outputs["logits"].shape == (batch_size, 28, 28, 1)
+    path = tmp_path / "vae.keras"
+    sharded.save(path)
+    assert keras.saving.load_model(path, safe_mode=True).batch_shards == 3

@@ -121,6 +121,7 @@ def test_divergence_is_a_clear_error_naming_the_epoch(
         ("preset", "huge", r"training\.preset is 'huge'; expected one of \['default', 'tex"),
         ("resume", "yes", r"training\.resume is 'yes'; expected true or false"),
         ("steps_per_execution", 0, r"training\.steps_per_execution is 0; expected an integer"),
+        ("batch_shards", 0, r"training\.batch_shards is 0; expected an integer ≥ 1"),
     ],
 )
 def test_bad_parameters_are_refused_by_name(

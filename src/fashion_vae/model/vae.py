@@ -181,6 +181,7 @@ class VAE(keras.Model):
         decoder: keras.Model,
         beta: float = 1.0,
         seed: int | None = None,
+        batch_shards: int = 1,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -188,6 +189,7 @@ class VAE(keras.Model):
         self.decoder = decoder
         self.beta = float(beta)
         self.seed = seed
+        self.batch_shards = int(batch_shards)
         self.sampler = Sampler(seed=seed, name="sampler")
         # The KL weight is a variable, not a constant, so a warm-up callback can change it
         # without retracing the compiled train step.
@@ -222,7 +224,31 @@ class VAE(keras.Model):
         ]
 
     def call(self, inputs: Any, training: bool = False) -> dict[str, Any]:
-        z_mean, z_log_var = self.encoder(inputs, training=training)
+        # Each shard of the batch is an independent branch of the graph, forward and backward,
+        # so a runtime with one thread per op and several ops at a time runs the shards side by
+        # side: data parallelism across cores without replicas. The per-image results are the
+        # same computation; only which noise draw meets which image differs.
+        if self.batch_shards == 1:
+            return self._encode_sample_decode(inputs, training)
+        # A batch smaller than the shard count (the last of an epoch, say) would leave a shard
+        # empty, which convolutions refuse: such a batch is not split.
+        return ops.cond(
+            ops.shape(inputs)[0] < self.batch_shards,
+            lambda: self._encode_sample_decode(inputs, training),
+            lambda: self._sharded(inputs, training),
+        )
+
+    def _sharded(self, inputs: Any, training: bool) -> dict[str, Any]:
+        size = ops.shape(inputs)[0]
+        bounds = [size * index // self.batch_shards for index in range(self.batch_shards + 1)]
+        shards = [
+            self._encode_sample_decode(inputs[start:stop], training)
+            for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+        return {key: ops.concatenate([shard[key] for shard in shards], axis=0) for key in shards[0]}
+
+    def _encode_sample_decode(self, images: Any, training: bool) -> dict[str, Any]:
+        z_mean, z_log_var = self.encoder(images, training=training)
         z = self.sampler(z_mean, z_log_var)
         logits = self.decoder(z, training=training)
         return {"logits": logits, "z_mean": z_mean, "z_log_var": z_log_var}
@@ -269,6 +295,7 @@ class VAE(keras.Model):
             "decoder": keras.saving.serialize_keras_object(self.decoder),
             "beta": self.beta,
             "seed": self.seed,
+            "batch_shards": self.batch_shards,
         }
 
     @classmethod
@@ -291,6 +318,7 @@ def build_vae(
     dtype_policy: str = "float32",
     beta: float = 1.0,
     seed: int | None = None,
+    batch_shards: int = 1,
 ) -> VAE:
     """Build a VAE from architecture parameters (the keys of a preset)."""
     # `dtype_policy` (a Keras dtype policy name) applies to the hidden layers only: the latent
@@ -312,6 +340,6 @@ def build_vae(
         activation=activation,
         dtype_policy=dtype_policy,
     )
-    vae = VAE(encoder, decoder, beta=beta, seed=seed, name="vae")
+    vae = VAE(encoder, decoder, beta=beta, seed=seed, batch_shards=batch_shards, name="vae")
     vae.build((None, *IMAGE_SHAPE))
     return vae

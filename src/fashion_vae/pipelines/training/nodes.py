@@ -80,7 +80,9 @@ def train_vae(
     prepare_checkpoint_dir(checkpoint_dir, training, seed, train_images.shape)
 
     keras.utils.set_random_seed(seed)
-    vae = build_vae(**preset["model"], beta=training["beta"], seed=seed)
+    vae = build_vae(
+        **preset["model"], beta=training["beta"], seed=seed, batch_shards=training["batch_shards"]
+    )
     steps_per_epoch = -(-len(train_images) // batch_size)
     learning_rate = learning_rate_schedule(preset, steps_per_epoch)
     vae.compile(
