@@ -1,19 +1,25 @@
 """Training throughput: the textbook Keras script against the project's training node.
 
 All train the textbook architecture (latent_dim 200, batch 128, Adam 1e-3) on the same subset of
-the real model inputs, alternating in one process so that the machine's noise hits all alike:
-the script, the project's node with the `textbook` preset as configured (float32), and the same
-with `dtype_policy: mixed_bfloat16`. Prints images/s per epoch (the first epoch, which traces
-the graph, is left out), the median of each, each project variant's ratio to the script within
-each repeat and the median of those ratios, and the test negative ELBO each model reached
-(single posterior sample, nats).
+the real model inputs: the script, with TensorFlow's default threads as the book runs it; the
+project's node with the `textbook` preset as configured (float32, `batch_shards` and
+`tensorflow_threads` from conf/base); the same with `dtype_policy: mixed_bfloat16`; and the node
+with TensorFlow's default threads and unsplit batches, to show what the split buys. Each run is a
+fresh process (thread pools are fixed per process), the contenders in rotating order so that the
+machine's noise hits all alike. Prints images/s per epoch (the first epoch, which traces the
+graph, is left out), the median of each, each project variant's ratio to the script within each
+repeat and the median of those ratios, and the test negative ELBO each model reached (single
+posterior sample, nats).
 
 Needs the model inputs: `make data && .venv/bin/kedro run --pipeline=data_processing`.
 Run: `.venv/bin/python benchmarks/train_throughput.py [--images 20000 --epochs 3 --repeats 2]`.
 """
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +33,7 @@ import yaml  # noqa: E402
 from keras import layers  # noqa: E402
 
 from fashion_vae.pipelines.training.nodes import train_vae  # noqa: E402
+from fashion_vae.tensorflow_threads import apply_tensorflow_threads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_INPUT = ROOT / "data" / "05_model_input"
@@ -118,10 +125,24 @@ def textbook_test_neg_elbo(vae: TextbookVAE, test: np.ndarray) -> float:
 
 
 # ---- (b) The project's training node, with the textbook preset. -----------------------------
+# name → (dtype policy of the hidden layers, whether the project's threads and batch split apply)
+PROJECT_VARIANTS = {
+    "project": ("float32", True),
+    "project_bf16": ("mixed_bfloat16", True),
+    "project_unsplit": ("float32", False),
+}
+
+
 def train_project(
-    train: np.ndarray, validation: np.ndarray, epochs: int, seed: int, dtype_policy: str
+    train: np.ndarray, validation: np.ndarray, epochs: int, seed: int, variant: str
 ) -> tuple[list[float], keras.Model]:
+    dtype_policy, as_configured = PROJECT_VARIANTS[variant]
     params = yaml.safe_load((ROOT / "conf/base/parameters_training.yml").read_text())["training"]
+    if as_configured:
+        threads = yaml.safe_load((ROOT / "conf/base/parameters.yml").read_text())
+        apply_tensorflow_threads(threads["tensorflow_threads"])
+    else:
+        params["batch_shards"] = 1
     with tempfile.TemporaryDirectory() as checkpoint_dir:
         params["presets"]["textbook"].update(epochs=epochs, dtype_policy=dtype_policy)
         params.update(
@@ -138,38 +159,48 @@ def project_test_neg_elbo(vae: keras.Model, test: np.ndarray) -> float:
     return float(vae.evaluate(test, batch_size=1000, verbose=0, return_dict=True)["neg_elbo"])
 
 
+def run_one(name: str, images: int, epochs: int, seed: int) -> dict:
+    """Train one contender in this process: its images/s per epoch and test negative ELBO."""
+    train = np.load(MODEL_INPUT / "train_images.npy")[:images]
+    test = np.load(MODEL_INPUT / "test_images.npy")
+    if name == "textbook":
+        per_epoch, vae = train_textbook(train, epochs, seed)
+        return {"per_epoch": per_epoch, "elbo": textbook_test_neg_elbo(vae, test)}
+    validation = np.load(MODEL_INPUT / "validation_images.npy")[:1000]
+    per_epoch, vae = train_project(train, validation, epochs, seed, name)
+    return {"per_epoch": per_epoch, "elbo": project_test_neg_elbo(vae, test)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=20000, help="training images per run")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run (first is warm-up)")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each, alternating")
+    parser.add_argument("--run", help=argparse.SUPPRESS)  # a worker: one contender, one seed
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.run:
+        print(json.dumps(run_one(args.run, args.images, args.epochs, args.seed)))
+        return
 
-    train = np.load(MODEL_INPUT / "train_images.npy")[: args.images]
-    validation = np.load(MODEL_INPUT / "validation_images.npy")[:1000]
-    test = np.load(MODEL_INPUT / "test_images.npy")
-    # The project's variants, by the dtype policy of the textbook preset's hidden layers.
-    projects = {"project": "float32", "project_bf16": "mixed_bfloat16"}
-    names = ["textbook", *projects]
+    names = ["textbook", *PROJECT_VARIANTS]
     rates: dict[str, list[float]] = {name: [] for name in names}
-    ratios: dict[str, list[float]] = {name: [] for name in projects}
+    ratios: dict[str, list[float]] = {name: [] for name in PROJECT_VARIANTS}
     elbos: dict[str, list[float]] = {name: [] for name in names}
     timed_epochs = args.epochs - 1  # the first traces the graph
     for repeat in range(args.repeats):
         # Rotate the order, so that no contender always runs first or last.
         order = names[repeat % len(names) :] + names[: repeat % len(names)]
         for name in order:
-            if name == "textbook":
-                per_epoch, vae = train_textbook(train, args.epochs, seed=repeat)
-                elbos[name].append(textbook_test_neg_elbo(vae, test))
-            else:
-                per_epoch, vae = train_project(
-                    train, validation, args.epochs, repeat, projects[name]
-                )
-                elbos[name].append(project_test_neg_elbo(vae, test))
+            worker = [sys.executable, __file__, "--run", name, "--seed", str(repeat)]
+            worker += ["--images", str(args.images), "--epochs", str(args.epochs)]
+            output = subprocess.run(worker, capture_output=True, text=True, check=True).stdout
+            result = json.loads(output.strip().splitlines()[-1])
+            per_epoch = result["per_epoch"]
+            elbos[name].append(result["elbo"])
             rates[name].extend(per_epoch[1:])
             print(
-                f"run {repeat + 1} {name:12s}: images/s per epoch "
+                f"run {repeat + 1} {name:15s}: images/s per epoch "
                 f"{', '.join(f'{r:,.0f}' for r in per_epoch)} (first is warm-up); "
                 f"test negative ELBO {elbos[name][-1]:.1f}",
                 flush=True,
@@ -180,9 +211,9 @@ def main() -> None:
             name_ratios.append(np.median(rates[name][-timed_epochs:]) / textbook)
 
     print(f"\n{args.images:,} images × {args.epochs} epochs × {args.repeats} runs each")
-    print(f"{'':12s} {'median images/s':>16s} {'test -ELBO (nats)':>18s}")
+    print(f"{'':15s} {'median images/s':>16s} {'test -ELBO (nats)':>18s}")
     for name, name_rates in rates.items():
-        print(f"{name:12s} {np.median(name_rates):16,.0f} {np.median(elbos[name]):18.1f}")
+        print(f"{name:15s} {np.median(name_rates):16,.0f} {np.median(elbos[name]):18.1f}")
     for name, name_ratios in ratios.items():
         print(
             f"throughput ratio {name} / textbook: {np.median(name_ratios):.2f}× "
