@@ -11,6 +11,7 @@ Usage (from the project root; needs `kedro run --pipeline=feature_classifier` an
 `vae_model`):
 
     .venv/bin/python benchmarks/evaluate_speed.py [--repeats 3] [--baseline-repeats 1]
+        [--params tensorflow_threads.intra_op=null,tensorflow_threads.inter_op=null]
 """
 
 from __future__ import annotations
@@ -129,12 +130,17 @@ def main() -> None:
     parser.add_argument(
         "--load-versions", help="pin datasets, e.g. vae_model:2026-11-25T02.29.28.288Z"
     )
+    parser.add_argument(
+        "--params",
+        help="parameters for every run, e.g. "
+        "tensorflow_threads.intra_op=null,tensorflow_threads.inter_op=null",
+    )
     args = parser.parse_args()
     print(f"evaluate pipeline on {os.cpu_count()} CPUs (fresh `kedro run` process each run)")
     with tempfile.TemporaryDirectory(prefix="evaluate_speed_") as tmp:
         project = make_project_copy(Path(tmp))
         measurements = [
-            measure(project, "default parameters", args.repeats, None, args.load_versions)
+            measure(project, "default parameters", args.repeats, args.params, args.load_versions)
         ]
         if args.baseline_repeats:
             measurements.append(
@@ -142,7 +148,9 @@ def main() -> None:
                     project,
                     "baseline K = 1",
                     args.baseline_repeats,
-                    "evaluate.iwae_samples=1,evaluate.n_samples=1",
+                    ",".join(
+                        filter(None, [args.params, "evaluate.iwae_samples=1,evaluate.n_samples=1"])
+                    ),
                     args.load_versions,
                 )
             )

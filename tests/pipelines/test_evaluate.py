@@ -122,6 +122,23 @@ def test_log_likelihood_model_matches_the_metrics_function(vae: VAE, data: dict)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-2)
 
 
+@pytest.mark.parametrize("shards", [2, 3])
+def test_batches_split_into_shards_give_the_same_numbers(
+    vae: VAE, data: dict, shards: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = data["test"][:13]
+    z = np.random.default_rng(0).standard_normal((13, 4)).astype(np.float32)
+    whole_posterior = encode_images(vae, images, batch_size=5)
+    whole_scores = _log_likelihood_model(vae).predict_on_batch([images, z])
+    # Batches of 5, 5 and 3 images; with 3 shards the last has slices of one image each.
+    monkeypatch.setattr(vae, "batch_shards", shards)
+    posterior = encode_images(vae, images, batch_size=5)
+    for got, expected in zip(posterior, whole_posterior, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    scores = _log_likelihood_model(vae).predict_on_batch([images, z])
+    np.testing.assert_allclose(scores, whole_scores, rtol=1e-5, atol=1e-3)
+
+
 def test_iwae_bound_is_tighter_than_the_elbo(vae: VAE, data: dict) -> None:
     result = _likelihood(vae, data["test"])
     elbo, likelihood = result["elbo"], result["log_likelihood"]

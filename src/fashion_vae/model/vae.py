@@ -8,7 +8,7 @@ The decoder outputs logits: the Bernoulli likelihood is computed from them (stab
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -87,6 +87,47 @@ def _output_padding(side: int, target_side: int, kernel_size: int) -> int | None
         return None
     # Keras' output length with explicit padding: (side - 1) * 2 + kernel - 2 * (kernel // 2) + p.
     return target_side - (2 * (side - 1) + kernel_size - 2 * (kernel_size // 2))
+
+
+def in_shards(function: Callable[[Any], Any], inputs: Any, shards: int) -> Any:
+    """`function` of a batch, computed on `shards` slices of it and concatenated.
+
+    Each slice is an independent branch of the graph, forward and backward, so a runtime with
+    one thread per op and several ops at a time runs the slices side by side: data parallelism
+    across cores without replicas. Per image the computation is the same; `inputs` and the
+    outputs may be nested (lists, dicts) of tensors with the batch first.
+    """
+    if shards == 1:
+        return function(inputs)
+
+    def split() -> Any:
+        size = ops.shape(keras.tree.flatten(inputs)[0])[0]
+        bounds = [size * index // shards for index in range(shards + 1)]
+        parts = [
+            function(keras.tree.map_structure(lambda tensor, a=start, b=stop: tensor[a:b], inputs))
+            for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+        return keras.tree.map_structure(lambda *slices: ops.concatenate(slices, axis=0), *parts)
+
+    # A batch smaller than the shard count (the last of an epoch, say) would leave a slice
+    # empty, which convolutions refuse: such a batch is computed whole.
+    batch = ops.shape(keras.tree.flatten(inputs)[0])[0]
+    return ops.cond(batch < shards, lambda: function(inputs), split)
+
+
+class InShards(keras.Model):
+    """A model run on `shards` slices of each batch side by side, for batched inference.
+
+    A wrapper made at run time around a stored model (see `in_shards`); it is never saved.
+    """
+
+    def __init__(self, inner: keras.Model, shards: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.inner = inner
+        self.shards = shards
+
+    def call(self, inputs: Any) -> Any:
+        return in_shards(self.inner, inputs, self.shards)
 
 
 def build_encoder(
@@ -224,28 +265,11 @@ class VAE(keras.Model):
         ]
 
     def call(self, inputs: Any, training: bool = False) -> dict[str, Any]:
-        # Each shard of the batch is an independent branch of the graph, forward and backward,
-        # so a runtime with one thread per op and several ops at a time runs the shards side by
-        # side: data parallelism across cores without replicas. The per-image results are the
-        # same computation; only which noise draw meets which image differs.
-        if self.batch_shards == 1:
-            return self._encode_sample_decode(inputs, training)
-        # A batch smaller than the shard count (the last of an epoch, say) would leave a shard
-        # empty, which convolutions refuse: such a batch is not split.
-        return ops.cond(
-            ops.shape(inputs)[0] < self.batch_shards,
-            lambda: self._encode_sample_decode(inputs, training),
-            lambda: self._sharded(inputs, training),
+        return in_shards(
+            lambda images: self._encode_sample_decode(images, training),
+            inputs,
+            self.batch_shards,
         )
-
-    def _sharded(self, inputs: Any, training: bool) -> dict[str, Any]:
-        size = ops.shape(inputs)[0]
-        bounds = [size * index // self.batch_shards for index in range(self.batch_shards + 1)]
-        shards = [
-            self._encode_sample_decode(inputs[start:stop], training)
-            for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
-        ]
-        return {key: ops.concatenate([shard[key] for shard in shards], axis=0) for key in shards[0]}
 
     def _encode_sample_decode(self, images: Any, training: bool) -> dict[str, Any]:
         z_mean, z_log_var = self.encoder(images, training=training)

@@ -18,6 +18,7 @@ from scipy import special
 from fashion_vae import metrics
 from fashion_vae.labels import CLASS_NAMES
 from fashion_vae.model import VAE, kl_divergence
+from fashion_vae.model.vae import InShards
 from fashion_vae.pipelines.feature_classifier.nodes import FEATURES_LAYER
 
 # Burda et al. (2016): a unit is active when its posterior mean varies across data by > 0.01.
@@ -68,10 +69,13 @@ def _check_same_length(**arrays: np.ndarray) -> None:
         raise ValueError(f"expected one row per image in each of {lengths}")
 
 
-def _predict(model: keras.Model, inputs: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Run `model` on `inputs` in batches; return its outputs (a list), concatenated."""
+def _predict(
+    model: keras.Model, inputs: np.ndarray, batch_size: int, shards: int = 1
+) -> list[np.ndarray]:
+    """Run `model` on `inputs` in batches (each in `shards` slices side by side), concatenated."""
     if len(inputs) == 0:
         raise ValueError("no images to run the model on")
+    model = InShards(model, shards)
     parts = []
     for start in range(0, len(inputs), batch_size):
         out = model.predict_on_batch(np.asarray(inputs[start : start + batch_size]))
@@ -82,7 +86,7 @@ def _predict(model: keras.Model, inputs: np.ndarray, batch_size: int) -> list[np
 def encode_images(vae: VAE, images: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means and log-variances (N × latent_dim, float32) of the images."""
     _check_vae_fits(vae, images)
-    z_mean, z_log_var = _predict(vae.encoder, images, batch_size)
+    z_mean, z_log_var = _predict(vae.encoder, images, batch_size, vae.batch_shards)
     return z_mean, z_log_var
 
 
@@ -93,7 +97,8 @@ def _log_likelihood_model(vae: VAE) -> keras.Model:
     logits = vae.decoder(z)
     # x·l − softplus(l) == x log σ(l) + (1 − x) log σ(−l), stable for large |l|.
     log_likelihood = ops.sum(images * logits - ops.softplus(logits), axis=(1, 2, 3))
-    return keras.Model([images, z], log_likelihood, name="log_likelihood")
+    scorer = keras.Model([images, z], log_likelihood, name="log_likelihood")
+    return InShards(scorer, vae.batch_shards)
 
 
 def _importance_log_weights(
@@ -192,7 +197,7 @@ def likelihood_metrics(
 
 def decode_latents(vae: VAE, z: np.ndarray, batch_size: int) -> np.ndarray:
     """Pixel probabilities (float32) of latent codes, batched."""
-    (logits,) = _predict(vae.decoder, z, batch_size)
+    (logits,) = _predict(vae.decoder, z, batch_size, vae.batch_shards)
     return special.expit(logits).astype(np.float32)
 
 
