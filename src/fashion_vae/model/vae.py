@@ -97,12 +97,10 @@ def in_shards(function: Callable[[Any], Any], inputs: Any, shards: int) -> Any:
     across cores without replicas. Per image the computation is the same; `inputs` and the
     outputs may be nested (lists, dicts) of tensors with the batch first.
     """
-    if shards == 1:
-        return function(inputs)
+    batch = ops.shape(keras.tree.flatten(inputs)[0])[0]
 
     def split() -> Any:
-        size = ops.shape(keras.tree.flatten(inputs)[0])[0]
-        bounds = [size * index // shards for index in range(shards + 1)]
+        bounds = [batch * index // shards for index in range(shards + 1)]
         parts = [
             function(keras.tree.map_structure(lambda tensor, a=start, b=stop: tensor[a:b], inputs))
             for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
@@ -110,8 +108,12 @@ def in_shards(function: Callable[[Any], Any], inputs: Any, shards: int) -> Any:
         return keras.tree.map_structure(lambda *slices: ops.concatenate(slices, axis=0), *parts)
 
     # A batch smaller than the shard count (the last of an epoch, say) would leave a slice
-    # empty, which convolutions refuse: such a batch is computed whole.
-    batch = ops.shape(keras.tree.flatten(inputs)[0])[0]
+    # empty, which convolutions refuse: such a batch is computed whole. The size is a Python
+    # number where it is known while tracing (JAX, eager calls), a tensor in TensorFlow graphs.
+    if shards == 1 or (isinstance(batch, int) and batch < shards):
+        return function(inputs)
+    if isinstance(batch, int):
+        return split()
     return ops.cond(batch < shards, lambda: function(inputs), split)
 
 

@@ -17,8 +17,7 @@ from scipy import special
 
 from fashion_vae import metrics
 from fashion_vae.labels import CLASS_NAMES
-from fashion_vae.model import VAE, kl_divergence
-from fashion_vae.model.vae import InShards
+from fashion_vae.model import VAE, InShards, kl_divergence
 from fashion_vae.pipelines.feature_classifier.nodes import FEATURES_LAYER
 
 # Burda et al. (2016): a unit is active when its posterior mean varies across data by > 0.01.
