@@ -21,9 +21,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
+from train_throughput import apply_project_threads  # noqa: E402
 
 from fashion_vae.pipelines.training.nodes import train_vae  # noqa: E402
-from fashion_vae.tensorflow_threads import apply_tensorflow_threads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_INPUT = ROOT / "data" / "05_model_input"
@@ -74,9 +74,7 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names")
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
-    # The project's thread pools, as `kedro run` sizes them, before TensorFlow starts.
-    threads = yaml.safe_load((ROOT / "conf/base/parameters.yml").read_text())["tensorflow_threads"]
-    apply_tensorflow_threads(threads)
+    apply_project_threads()
 
     train = np.load(MODEL_INPUT / "train_images.npy")[: args.images]
     validation = np.load(MODEL_INPUT / "validation_images.npy")

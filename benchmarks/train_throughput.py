@@ -133,14 +133,19 @@ PROJECT_VARIANTS = {
 }
 
 
+def apply_project_threads() -> None:
+    """Size TensorFlow's thread pools as `kedro run` does (conf/base), before TensorFlow starts."""
+    parameters = yaml.safe_load((ROOT / "conf/base/parameters.yml").read_text())
+    apply_tensorflow_threads(parameters["tensorflow_threads"])
+
+
 def train_project(
     train: np.ndarray, validation: np.ndarray, epochs: int, seed: int, variant: str
 ) -> tuple[list[float], keras.Model]:
     dtype_policy, as_configured = PROJECT_VARIANTS[variant]
     params = yaml.safe_load((ROOT / "conf/base/parameters_training.yml").read_text())["training"]
     if as_configured:
-        threads = yaml.safe_load((ROOT / "conf/base/parameters.yml").read_text())
-        apply_tensorflow_threads(threads["tensorflow_threads"])
+        apply_project_threads()
     else:
         params["batch_shards"] = 1
     with tempfile.TemporaryDirectory() as checkpoint_dir:

@@ -68,13 +68,10 @@ def _check_same_length(**arrays: np.ndarray) -> None:
         raise ValueError(f"expected one row per image in each of {lengths}")
 
 
-def _predict(
-    model: keras.Model, inputs: np.ndarray, batch_size: int, shards: int = 1
-) -> list[np.ndarray]:
-    """Run `model` on `inputs` in batches (each in `shards` slices side by side), concatenated."""
+def _predict(model: keras.Model, inputs: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Run `model` on `inputs` in batches; return its outputs (a list), concatenated."""
     if len(inputs) == 0:
         raise ValueError("no images to run the model on")
-    model = InShards(model, shards)
     parts = []
     for start in range(0, len(inputs), batch_size):
         out = model.predict_on_batch(np.asarray(inputs[start : start + batch_size]))
@@ -85,7 +82,7 @@ def _predict(
 def encode_images(vae: VAE, images: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means and log-variances (N × latent_dim, float32) of the images."""
     _check_vae_fits(vae, images)
-    z_mean, z_log_var = _predict(vae.encoder, images, batch_size, vae.batch_shards)
+    z_mean, z_log_var = _predict(InShards(vae.encoder, vae.batch_shards), images, batch_size)
     return z_mean, z_log_var
 
 
@@ -196,7 +193,7 @@ def likelihood_metrics(
 
 def decode_latents(vae: VAE, z: np.ndarray, batch_size: int) -> np.ndarray:
     """Pixel probabilities (float32) of latent codes, batched."""
-    (logits,) = _predict(vae.decoder, z, batch_size, vae.batch_shards)
+    (logits,) = _predict(InShards(vae.decoder, vae.batch_shards), z, batch_size)
     return special.expit(logits).astype(np.float32)
 
 
