@@ -17,22 +17,18 @@ Needs a trained model (`make run`). Run from the project root (the catalog's pat
 import argparse
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from kedro.config import OmegaConfigLoader  # noqa: E402
 from kedro.io import DataCatalog  # noqa: E402
-from train_throughput import apply_project_threads  # noqa: E402
+from project import MODEL_INPUT, apply_project_threads, project_config  # noqa: E402
 
 from fashion_vae.model import VAE  # noqa: E402
 from fashion_vae.model.vae import reconstruction_loss  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL_INPUT = ROOT / "data" / "05_model_input"
 CHUNK = 100
 EVALUATION_SAMPLES = 50
 # The full covariance's strictly lower Cholesky entries are this times their Adam-trained
@@ -42,8 +38,9 @@ OFF_DIAGONAL_SCALE = 0.003
 
 def load_vae(version: str | None) -> VAE:
     """`vae_model` from the project's catalog: the latest version, or the one named."""
-    config = OmegaConfigLoader(str(ROOT / "conf"), base_env="base", default_run_env="local")
-    catalog = DataCatalog.from_config(config["catalog"], load_versions={"vae_model": version})
+    catalog = DataCatalog.from_config(
+        project_config()["catalog"], load_versions={"vae_model": version}
+    )
     return catalog.load("vae_model")
 
 

@@ -18,6 +18,7 @@ ignores the additions, so the training-progress images these models record are n
 
 from typing import Any
 
+import keras
 import numpy as np
 from keras import layers, ops
 
@@ -60,10 +61,10 @@ class TwoLevelVAE(VAE):
         super().__init__(encoder, decoder, **kwargs)
         encoder_level = encoder.get_layer("conv_1")
         decoder_level = decoder.get_layer("deconv_0")
-        self.encoder_with_features = type(encoder)(
+        self.encoder_with_features = keras.Model(
             encoder.input, [encoder_level.output, *encoder.outputs]
         )
-        self.decoder_top = type(decoder)(decoder.input, decoder_level.output)
+        self.decoder_top = keras.Model(decoder.input, decoder_level.output)
         self.decoder_rest = [decoder.get_layer(name) for name in ("deconv_1", "deconv_2", "logits")]
         side, channels = decoder_level.output.shape[1], decoder_level.output.shape[-1]
         self.spatial_prior = layers.Conv2D(

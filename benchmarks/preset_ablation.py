@@ -15,22 +15,17 @@ Run: `.venv/bin/python benchmarks/preset_ablation.py --epochs 10 [--images 55000
 import argparse
 import os
 import tempfile
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-import yaml  # noqa: E402
 from model_families import LocalAutoregressiveVAE, TwoLevelVAE  # noqa: E402
-from train_throughput import apply_project_threads  # noqa: E402
+from project import MODEL_INPUT, apply_project_threads, training_parameters  # noqa: E402
 
 from fashion_vae.model import vae as vae_module  # noqa: E402
 from fashion_vae.pipelines.training.nodes import train_vae  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-MODEL_INPUT = ROOT / "data" / "05_model_input"
 
 # Overrides of a preset (the textbook one unless "base" names another): architecture and recipe.
 NO_DENSE16 = {"encoder_dense_units": []}
@@ -57,7 +52,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 def variant_parameters(name: str, epochs: int, checkpoint_dir: str) -> dict[str, Any]:
     """The project's training parameters with one variant's overrides applied."""
-    training = yaml.safe_load((ROOT / "conf/base/parameters_training.yml").read_text())["training"]
+    training = training_parameters()
     overrides = VARIANTS[name]
     training["presets"]["variant"] = {
         **training["presets"][overrides.get("base", "textbook")],

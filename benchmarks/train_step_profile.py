@@ -27,8 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-import yaml  # noqa: E402
 from keras import layers  # noqa: E402
+from project import MODEL_INPUT, training_parameters  # noqa: E402
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 from train_throughput import TextbookVAE, textbook_decoder, textbook_encoder  # noqa: E402
 
@@ -37,7 +37,6 @@ from fashion_vae.model.optimizers import FusedAdam  # noqa: E402
 from fashion_vae.model.vae import SingleChannelConv2D  # noqa: E402
 from fashion_vae.parameters import resolve_preset  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 TEXTBOOK_BATCH_SIZE = 128
 STEPS_PER_BLOCK = 30
 
@@ -80,7 +79,7 @@ class StepTimer(keras.callbacks.Callback):
 
 def project_model(preset_name: str, **overrides: object) -> tuple[keras.Model, int]:
     """The preset's model (with `overrides` of its keys), and its batch size."""
-    training = yaml.safe_load((ROOT / "conf/base/parameters_training.yml").read_text())["training"]
+    training = training_parameters()
     training["presets"][preset_name].update(overrides)
     preset = resolve_preset({**training, "preset": preset_name})
     return build_vae(**preset["model"], seed=0), preset["batch_size"]
@@ -126,7 +125,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="timed blocks per model")
     args = parser.parse_args()
 
-    images = np.load(ROOT / "data/05_model_input/train_images.npy", mmap_mode="r")
+    images = np.load(MODEL_INPUT / "train_images.npy", mmap_mode="r")
     keras.utils.set_random_seed(0)
     textbook_preset, textbook_batch = project_model("textbook")
     textbook_bf16, _ = project_model("textbook", dtype_policy="mixed_bfloat16")

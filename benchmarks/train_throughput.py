@@ -22,21 +22,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-import yaml  # noqa: E402
 from keras import layers  # noqa: E402
+from project import MODEL_INPUT, apply_project_threads, training_parameters  # noqa: E402
 
 from fashion_vae.pipelines.training.nodes import train_vae  # noqa: E402
-from fashion_vae.tensorflow_threads import apply_tensorflow_threads  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL_INPUT = ROOT / "data" / "05_model_input"
 LATENT_DIM = 200
 BATCH_SIZE = 128
 
@@ -133,17 +129,11 @@ PROJECT_VARIANTS = {
 }
 
 
-def apply_project_threads() -> None:
-    """Size TensorFlow's thread pools as `kedro run` does (conf/base), before TensorFlow starts."""
-    parameters = yaml.safe_load((ROOT / "conf/base/parameters.yml").read_text())
-    apply_tensorflow_threads(parameters["tensorflow_threads"])
-
-
 def train_project(
     train: np.ndarray, validation: np.ndarray, epochs: int, seed: int, variant: str
 ) -> tuple[list[float], keras.Model]:
     dtype_policy, as_configured = PROJECT_VARIANTS[variant]
-    params = yaml.safe_load((ROOT / "conf/base/parameters_training.yml").read_text())["training"]
+    params = training_parameters()
     if as_configured:
         apply_project_threads()
     else:
