@@ -3,13 +3,13 @@
 All train the textbook architecture (latent_dim 200, batch 128, Adam 1e-3) on the same subset of
 the real model inputs: the script, with TensorFlow's default threads as the book runs it; the
 project's node with the `textbook` preset as configured (float32, `batch_shards` and
-`tensorflow_threads` from conf/base); the same with `dtype_policy: mixed_bfloat16`; and the node
-with TensorFlow's default threads and unsplit batches, to show what the split buys. Each run is a
-fresh process (thread pools are fixed per process), the contenders in rotating order so that the
-machine's noise hits all alike. Prints images/s per epoch (the first epoch, which traces the
-graph, is left out), the median of each, each project variant's ratio to the script within each
-repeat and the median of those ratios, and the test negative ELBO each model reached (single
-posterior sample, nats).
+`tensorflow_threads` as `kedro run` reads them); the same with `dtype_policy: mixed_bfloat16`;
+and the node with TensorFlow's default threads and unsplit batches, to show what the split buys.
+Each run is a fresh process (thread pools are fixed per process), the contenders in rotating order
+so that the machine's noise hits all alike. Prints images/s per epoch (the first epoch, which
+traces the graph, is left out), the median of each, each project variant's ratio to the script
+within each repeat and the median of those ratios, and the test negative ELBO each model reached
+(single posterior sample, nats).
 
 Needs the model inputs: `make data && .venv/bin/kedro run --pipeline=data_processing`.
 Run: `.venv/bin/python benchmarks/train_throughput.py [--images 20000 --epochs 3 --repeats 2]`.
