@@ -27,7 +27,7 @@ from kedro.io import DataCatalog  # noqa: E402
 from project import MODEL_INPUT, apply_project_threads, project_config  # noqa: E402
 
 from fashion_vae.model import VAE  # noqa: E402
-from fashion_vae.model.vae import reconstruction_loss  # noqa: E402
+from fashion_vae.model.vae import kl_divergence, reconstruction_loss  # noqa: E402
 
 CHUNK = 100
 EVALUATION_SAMPLES = 50
@@ -46,63 +46,70 @@ def load_vae(version: str | None) -> VAE:
 
 @dataclass
 class GaussianPosterior:
-    """Per-image q = N(mean, L Lᵀ), L = diag(exp(log_scale)) + the scaled strictly lower part."""
+    """Per-image q = N(mean, L Lᵀ), L = diag(exp(log_scale)) + the scaled strictly lower part.
+
+    `off_diagonal` is None for a diagonal posterior, which then samples and computes its KL
+    without any matrix.
+    """
 
     mean: tf.Variable
     log_scale: tf.Variable
-    off_diagonal: tf.Variable
+    off_diagonal: tf.Variable | None
 
     @classmethod
-    def from_encoder(cls, z_mean: tf.Tensor, z_log_var: tf.Tensor) -> "GaussianPosterior":
+    def from_encoder(
+        cls, z_mean: tf.Tensor, z_log_var: tf.Tensor, *, full_covariance: bool
+    ) -> "GaussianPosterior":
         """The encoder's diagonal posterior, as a starting point."""
         images, latent_dim = z_mean.shape
-        return cls(
-            tf.Variable(z_mean),
-            tf.Variable(0.5 * z_log_var),
-            tf.Variable(tf.zeros((images, latent_dim, latent_dim))),
+        off_diagonal = (
+            tf.Variable(tf.zeros((images, latent_dim, latent_dim))) if full_covariance else None
         )
+        return cls(tf.Variable(z_mean), tf.Variable(0.5 * z_log_var), off_diagonal)
 
-    def cholesky(self) -> tf.Tensor:
-        """L, the lower-triangular square root of the covariance."""
-        strictly_lower = tf.linalg.band_part(self.off_diagonal, -1, 0) - tf.linalg.band_part(
-            self.off_diagonal, 0, 0
-        )
-        return tf.linalg.diag(tf.exp(self.log_scale)) + OFF_DIAGONAL_SCALE * strictly_lower
+    @property
+    def variables(self) -> list[tf.Variable]:
+        """What a fit trains."""
+        return [v for v in (self.mean, self.log_scale, self.off_diagonal) if v is not None]
+
+    def strictly_lower(self) -> tf.Tensor:
+        """L's part below the diagonal."""
+        lower = tf.linalg.band_part(self.off_diagonal, -1, 0)
+        return OFF_DIAGONAL_SCALE * (lower - tf.linalg.band_part(lower, 0, 0))
+
+    def sample(self) -> tf.Tensor:
+        """One draw z = mean + L epsilon per image."""
+        epsilon = tf.random.normal(tf.shape(self.mean))
+        z = self.mean + tf.exp(self.log_scale) * epsilon
+        if self.off_diagonal is not None:
+            z += tf.linalg.matvec(self.strictly_lower(), epsilon)
+        return z
+
+    def kl(self) -> tf.Tensor:
+        """Analytic KL(q || N(0, I)) per image."""
+        # KL = (tr(L Lᵀ) + |mean|² - d - log det(L Lᵀ)) / 2; tr(L Lᵀ) sums the squares of L's
+        # entries, so the strictly lower part only adds its squares to the diagonal KL.
+        kl = kl_divergence(self.mean, 2.0 * self.log_scale)
+        if self.off_diagonal is not None:
+            kl += 0.5 * tf.reduce_sum(tf.square(self.strictly_lower()), [1, 2])
+        return kl
 
 
 def negative_elbo(
     vae: VAE, images: tf.Tensor, posterior: GaussianPosterior, samples: int
 ) -> tf.Tensor:
     """Per-image negative ELBO under `posterior`, the reconstruction from `samples` draws."""
-    cholesky = posterior.cholesky()
     reconstruction = 0.0
     for _ in range(samples):
-        epsilon = tf.random.normal(tf.shape(posterior.mean))
-        z = posterior.mean + tf.linalg.matvec(cholesky, epsilon)
-        reconstruction += reconstruction_loss(images, tf.cast(vae.decoder(z), "float32"))
-    # Analytic KL(N(mean, L Lᵀ) || N(0, I)) = (tr(L Lᵀ) + |mean|² - d - log det(L Lᵀ)) / 2.
-    kl = 0.5 * (
-        tf.reduce_sum(tf.square(cholesky), [1, 2])
-        + tf.reduce_sum(tf.square(posterior.mean), 1)
-        - tf.cast(tf.shape(posterior.mean)[1], "float32")
-        - 2.0 * tf.reduce_sum(posterior.log_scale, 1)
-    )
-    return reconstruction / samples + kl
+        reconstruction += reconstruction_loss(images, vae.decoder(posterior.sample()))
+    return reconstruction / samples + posterior.kl()
 
 
 def fit_posterior(
-    vae: VAE,
-    images: tf.Tensor,
-    posterior: GaussianPosterior,
-    *,
-    steps: int,
-    learning_rate: float,
-    full_covariance: bool,
+    vae: VAE, images: tf.Tensor, posterior: GaussianPosterior, *, steps: int, learning_rate: float
 ) -> None:
     """Adam on the summed negative ELBO of `images` (one draw a step), from the posterior given."""
-    variables = [posterior.mean, posterior.log_scale]
-    if full_covariance:
-        variables.append(posterior.off_diagonal)
+    variables = posterior.variables
     optimizer = keras.optimizers.Adam(learning_rate)
 
     @tf.function
@@ -124,18 +131,13 @@ def compare_posteriors(
         batch = tf.constant(images[start : start + CHUNK])
         # Each posterior gets its own variables, all starting from one pass of the encoder.
         z_mean, z_log_var = vae.encode(batch)
-        encoder = GaussianPosterior.from_encoder(z_mean, z_log_var)
+        encoder = GaussianPosterior.from_encoder(z_mean, z_log_var, full_covariance=False)
         results["encoder"].append(negative_elbo(vae, batch, encoder, EVALUATION_SAMPLES).numpy())
         for name in ("diagonal", "full"):
-            posterior = GaussianPosterior.from_encoder(z_mean, z_log_var)
-            fit_posterior(
-                vae,
-                batch,
-                posterior,
-                steps=steps,
-                learning_rate=learning_rate,
-                full_covariance=name == "full",
+            posterior = GaussianPosterior.from_encoder(
+                z_mean, z_log_var, full_covariance=name == "full"
             )
+            fit_posterior(vae, batch, posterior, steps=steps, learning_rate=learning_rate)
             results[name].append(negative_elbo(vae, batch, posterior, EVALUATION_SAMPLES).numpy())
     return {name: np.concatenate(values) for name, values in results.items()}
 
