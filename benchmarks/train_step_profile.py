@@ -2,7 +2,8 @@
 
 For the textbook script's model and the project's presets, in one process: the median time of a
 training step (each at its own batch size and optimizer: the script's Keras Adam, the project's
-FusedAdam; a fixed batch, from the second step of each timed block on), the cost per image
+FusedAdam; the `default` preset also compiled by XLA; a fixed batch, from the second step of
+each timed block on), the cost per image
 against the textbook script, the multiply-accumulates (MACs) the step needs (counted from the
 layer shapes: the forward pass, the weight gradients, and the input gradients of every layer but
 the first), and the rate that makes; then a float32 matrix product's rate on the same threads as
@@ -131,28 +132,36 @@ def main() -> None:
     textbook_bf16, _ = project_model("textbook", dtype_policy="mixed_bfloat16")
     default_preset, default_batch = project_model("default")
     default_with_keras_adam, _ = project_model("default")
-    # name → (model, batch size, optimizer)
+    default_with_xla, _ = project_model("default")
+    # name → (model, batch size, optimizer, compiled by XLA)
     runs = {
         "textbook script": (
             TextbookVAE(textbook_encoder(), textbook_decoder()),
             TEXTBOOK_BATCH_SIZE,
             keras.optimizers.Adam(),
+            False,
         ),
-        "project, textbook preset": (textbook_preset, textbook_batch, FusedAdam()),
-        "… in mixed_bfloat16": (textbook_bf16, textbook_batch, FusedAdam()),
-        "project, default preset": (default_preset, default_batch, FusedAdam()),
-        "… with Keras' Adam": (default_with_keras_adam, default_batch, keras.optimizers.Adam()),
+        "project, textbook preset": (textbook_preset, textbook_batch, FusedAdam(), False),
+        "… in mixed_bfloat16": (textbook_bf16, textbook_batch, FusedAdam(), False),
+        "project, default preset": (default_preset, default_batch, FusedAdam(), False),
+        "… with Keras' Adam": (
+            default_with_keras_adam,
+            default_batch,
+            keras.optimizers.Adam(),
+            False,
+        ),
+        "… compiled by XLA": (default_with_xla, default_batch, FusedAdam(), True),
     }
     datasets = {}
-    for name, (model, batch_size, optimizer) in runs.items():
+    for name, (model, batch_size, optimizer, jit_compile) in runs.items():
         datasets[name] = tf.data.Dataset.from_tensors(tf.constant(images[:batch_size])).repeat()
-        model.compile(optimizer=optimizer)
+        model.compile(optimizer=optimizer, jit_compile=jit_compile)
         model.fit(datasets[name], steps_per_epoch=3, epochs=1, verbose=0)  # traces the step
 
     timer = StepTimer()
     step_seconds: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(args.rounds):
-        for name, (model, _, _) in runs.items():
+        for name, (model, *_) in runs.items():
             model.fit(
                 datasets[name],
                 steps_per_epoch=STEPS_PER_BLOCK,
@@ -173,7 +182,7 @@ def main() -> None:
         f"{'':26s} {'batch':>5s} {'ms/step':>8s} {'µs/image':>9s} {'× textbook':>11s} "
         f"{'GMAC/step':>10s} {'GMAC/s':>7s}"
     )
-    for name, (model, batch_size, _) in runs.items():
+    for name, (model, batch_size, *_) in runs.items():
         seconds = np.median(step_seconds[name])
         gmacs = step_macs(model, batch_size) / 1e9
         print(
