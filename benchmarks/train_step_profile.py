@@ -22,6 +22,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -64,6 +65,15 @@ def step_macs(model: keras.Model, batch_size: int) -> int:
     forward = forward_macs(encoder) + forward_macs(decoder)
     # The first layer's input is the data: no gradient is computed for it.
     return batch_size * (3 * forward - forward_macs(first_layer))
+
+
+class Contender(NamedTuple):
+    """A model timed by this script, with what it trains with."""
+
+    model: keras.Model
+    batch_size: int
+    optimizer: keras.optimizers.Optimizer
+    jit_compile: bool = False
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -133,36 +143,35 @@ def main() -> None:
     default_preset, default_batch = project_model("default")
     default_with_keras_adam, _ = project_model("default")
     default_with_xla, _ = project_model("default")
-    # name → (model, batch size, optimizer, compiled by XLA)
     runs = {
-        "textbook script": (
+        "textbook script": Contender(
             TextbookVAE(textbook_encoder(), textbook_decoder()),
             TEXTBOOK_BATCH_SIZE,
             keras.optimizers.Adam(),
-            False,
         ),
-        "project, textbook preset": (textbook_preset, textbook_batch, FusedAdam(), False),
-        "… in mixed_bfloat16": (textbook_bf16, textbook_batch, FusedAdam(), False),
-        "project, default preset": (default_preset, default_batch, FusedAdam(), False),
-        "… with Keras' Adam": (
-            default_with_keras_adam,
-            default_batch,
-            keras.optimizers.Adam(),
-            False,
+        "project, textbook preset": Contender(textbook_preset, textbook_batch, FusedAdam()),
+        "… in mixed_bfloat16": Contender(textbook_bf16, textbook_batch, FusedAdam()),
+        "project, default preset": Contender(default_preset, default_batch, FusedAdam()),
+        "… with Keras' Adam": Contender(
+            default_with_keras_adam, default_batch, keras.optimizers.Adam()
         ),
-        "… compiled by XLA": (default_with_xla, default_batch, FusedAdam(), True),
+        "… compiled by XLA": Contender(
+            default_with_xla, default_batch, FusedAdam(), jit_compile=True
+        ),
     }
     datasets = {}
-    for name, (model, batch_size, optimizer, jit_compile) in runs.items():
-        datasets[name] = tf.data.Dataset.from_tensors(tf.constant(images[:batch_size])).repeat()
-        model.compile(optimizer=optimizer, jit_compile=jit_compile)
-        model.fit(datasets[name], steps_per_epoch=3, epochs=1, verbose=0)  # traces the step
+    for name, run in runs.items():
+        datasets[name] = tf.data.Dataset.from_tensors(
+            tf.constant(images[: run.batch_size])
+        ).repeat()
+        run.model.compile(optimizer=run.optimizer, jit_compile=run.jit_compile)
+        run.model.fit(datasets[name], steps_per_epoch=3, epochs=1, verbose=0)  # traces the step
 
     timer = StepTimer()
     step_seconds: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(args.rounds):
-        for name, (model, *_) in runs.items():
-            model.fit(
+        for name, run in runs.items():
+            run.model.fit(
                 datasets[name],
                 steps_per_epoch=STEPS_PER_BLOCK,
                 epochs=1,
@@ -174,7 +183,7 @@ def main() -> None:
     bfloat16_peak = matmul_gmacs_per_second("bfloat16")
 
     def seconds_per_image(name: str) -> float:
-        return np.median(step_seconds[name]) / runs[name][1]
+        return np.median(step_seconds[name]) / runs[name].batch_size
 
     baseline = seconds_per_image("textbook script")
     print(f"{args.rounds} × {STEPS_PER_BLOCK} steps each, alternating")
@@ -182,16 +191,17 @@ def main() -> None:
         f"{'':26s} {'batch':>5s} {'ms/step':>8s} {'µs/image':>9s} {'× textbook':>11s} "
         f"{'GMAC/step':>10s} {'GMAC/s':>7s}"
     )
-    for name, (model, batch_size, *_) in runs.items():
+    for name, run in runs.items():
         seconds = np.median(step_seconds[name])
-        gmacs = step_macs(model, batch_size) / 1e9
+        gmacs = step_macs(run.model, run.batch_size) / 1e9
         print(
-            f"{name:26s} {batch_size:5d} {seconds * 1e3:8.1f} {seconds_per_image(name) * 1e6:9.0f} "
+            f"{name:26s} {run.batch_size:5d} {seconds * 1e3:8.1f} "
+            f"{seconds_per_image(name) * 1e6:9.0f} "
             f"{baseline / seconds_per_image(name):10.2f}× {gmacs:10.2f} {gmacs / seconds:7.0f}"
         )
     print(f"float32 2048² matrix product: {peak:.0f} GMAC/s (the float32 ceiling)")
     print(f"bfloat16 2048² matrix product: {bfloat16_peak:.0f} GMAC/s")
-    textbook_macs = step_macs(runs["textbook script"][0], TEXTBOOK_BATCH_SIZE) / 1e9
+    textbook_macs = step_macs(runs["textbook script"].model, TEXTBOOK_BATCH_SIZE) / 1e9
     needed = textbook_macs / (np.median(step_seconds["textbook script"]) / 1.5)
     print(
         f"1.5× the textbook script's step rate needs {needed:.0f} GMAC/s on the textbook "
