@@ -15,10 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from kedro.config import OmegaConfigLoader
-from kedro.io import DataCatalog
-
-from fashion_vae.settings import CONFIG_LOADER_ARGS
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Two batches of the textbook preset's 128 to train on; the scripts' other reads fit in these.
@@ -118,12 +116,12 @@ def test_train_step_profile_times_every_model_and_names_the_slowest_ops(
 
 
 def test_inference_gap_compares_the_encoder_with_fitted_posteriors(
-    benchmark_project: Path, vae, monkeypatch: pytest.MonkeyPatch
+    benchmark_project: Path, vae
 ) -> None:
     # The script loads the latest `vae_model` through the catalog, as `kedro run` would.
-    monkeypatch.chdir(benchmark_project)
-    config = OmegaConfigLoader(str(benchmark_project / "conf"), **CONFIG_LOADER_ARGS)
-    DataCatalog.from_config(config["catalog"]).save("vae_model", vae)
+    bootstrap_project(benchmark_project)
+    with KedroSession.create(benchmark_project) as session:
+        session.load_context().catalog.save("vae_model", vae)
 
     output = run_benchmark(benchmark_project, "inference_gap.py", "--images=8", "--steps=3")
     for split in ("test", "train"):
