@@ -3,7 +3,6 @@
 import base64
 import os
 import re
-from datetime import datetime
 from html.parser import HTMLParser
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # headless: no display is needed (or available)
@@ -16,9 +15,12 @@ from matplotlib.figure import Figure
 from fashion_vae.reporting.figures import progress_gif
 from fashion_vae.reporting.html_report import (
     GIF_KEY,
+    HEADLINE_PATHS,
+    MISSING,
     build_report,
     flatten_metrics,
     format_value,
+    metric_at,
 )
 
 VOID_ELEMENTS = {
@@ -37,6 +39,46 @@ METRICS = {
     "converged": True,
     "note": None,
 }
+
+# The layout of evaluate's metrics.json (assemble_metrics), trimmed, with distinct values.
+FULL_METRICS = {
+    "run": {"model_latent_dim": 200, "n_test_images": 10000, "seed": 2026},
+    "elbo": {
+        "negative_elbo": 235.4712,
+        "reconstruction": 221.3,
+        "kl": 14.2,
+        "standard_error": 0.7561,
+        "n_samples": 5,
+        "units": "nats/image",
+    },
+    "log_likelihood": {
+        "negative_log_likelihood_iwae": 234.3109,
+        "standard_error": 0.7432,
+        "iwae_samples": 5,
+        "data_entropy_floor": 189.9017,
+        "units": "nats/image",
+    },
+    "reconstruction": {
+        "mse": 0.0119,
+        "psnr_db": 20.3141,
+        "ssim": 0.6893,
+        "per_class": {"Trouser": {"mse": 0.0056}, "Sandal": {"mse": 0.0185}},
+    },
+    "latent": {"latent_dim": 200, "active_units": 14, "kl_per_dimension": {"total": 14.2}},
+    "feature_learning": {"linear_probe_accuracy": 0.8591, "knn_accuracy": 0.8437, "knn_k": 5},
+    "generation": {"fid_fashion_classifier": 19.4262, "fid_real_reference": 0.1803},
+}
+HEADLINE_ROWS = [  # label, value, standard error, units of FULL_METRICS' headline table
+    ("test −ELBO", "235.4712", "0.7561", "nats/image"),
+    ("IWAE bound −log p(x) (K = 5)", "234.3109", "0.7432", "nats/image"),
+    ("data entropy floor", "189.9017", MISSING, "nats/image"),
+    ("FID, Fashion-MNIST classifier", "19.4262", MISSING, ""),
+    ("linear probe accuracy", "0.8591", MISSING, "fraction of test images"),
+    ("k-NN accuracy (k = 5)", "0.8437", MISSING, "fraction of test images"),
+    ("active units (of 200)", "14", MISSING, "latent dimensions"),
+    ("reconstruction PSNR", "20.3141", MISSING, "dB"),
+    ("reconstruction SSIM", "0.6893", MISSING, "1 = identical"),
+]
 
 
 class _TagChecker(HTMLParser):
@@ -74,6 +116,64 @@ def _parse(page: str) -> _TagChecker:
     checker.feed(page)
     checker.close()
     return checker
+
+
+class _Outline(HTMLParser):
+    """The page's tables (rows of cell texts), <img> and <details> in document order."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.order: list[tuple[str, int]] = []  # ("table" | "img" | "details", its index)
+        self.tables: list[list[list[str]]] = []
+        self.details: list[dict] = []  # attrs, summary text, depth among <details>
+        self._tables_open: list[list[list[str]]] = []
+        self._cell: list[str] | None = None
+        self._details_depth = 0
+        self._summary: dict | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "table":
+            table: list[list[str]] = []
+            self.order.append(("table", len(self.tables)))
+            self.tables.append(table)
+            self._tables_open.append(table)
+        elif tag == "tr" and self._tables_open:
+            self._tables_open[-1].append([])
+        elif tag in ("td", "th") and self._tables_open:
+            self._cell = []
+        elif tag == "img":
+            self.order.append(("img", 0))
+        elif tag == "details":
+            self.order.append(("details", len(self.details)))
+            entry = {"attrs": dict(attrs), "summary": "", "depth": self._details_depth}
+            self.details.append(entry)
+            self._details_depth += 1
+        elif tag == "summary":
+            self._summary = self.details[-1]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._tables_open.pop()
+        elif tag in ("td", "th") and self._cell is not None:
+            self._tables_open[-1][-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "details":
+            self._details_depth -= 1
+        elif tag == "summary":
+            self._summary = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._summary is not None:
+            self._summary["summary"] += data
+
+
+def _outline(page: str) -> _Outline:
+    outline = _Outline()
+    outline.feed(page)
+    outline.close()
+    return outline
 
 
 @pytest.fixture
@@ -121,7 +221,7 @@ def test_format_value(value, text):
 
 
 def test_report_is_valid_balanced_html5(figures, gif):
-    page = build_report(METRICS, figures, {}, gif, generated_at="2024-05-01 12:00")
+    page = build_report(FULL_METRICS, figures, {}, gif, reference={"elbo.negative_elbo": 294.1})
     assert page.startswith("<!DOCTYPE html>")
     checker = _parse(page)
     assert checker.decl is not None and checker.decl.lower() == "doctype html"
@@ -132,6 +232,87 @@ def test_report_is_valid_balanced_html5(figures, gif):
         assert tags.count(unique) == 1
     assert dict(checker.started)["html"]["lang"] == "en"
     assert ("meta", {"charset": "utf-8"}) in checker.started
+
+
+def test_metric_at_follows_dotted_paths():
+    assert metric_at(FULL_METRICS, "elbo.negative_elbo") == 235.4712
+    assert metric_at(FULL_METRICS, "reconstruction.per_class.Sandal.mse") == 0.0185
+    assert metric_at(FULL_METRICS, "generation.missing") is None
+    assert metric_at(FULL_METRICS, "elbo.negative_elbo.deeper") is None  # a number has no keys
+
+
+def test_first_table_is_the_headline_before_any_figure(figures, gif):
+    page = build_report(FULL_METRICS, figures, {}, gif)
+    outline = _outline(page)
+    assert outline.order[0] == ("table", 0)
+    assert outline.order.index(("table", 0)) < outline.order.index(("img", 0))
+    header, *rows = outline.tables[0]
+    assert header == ["Metric", "Value", "± s.e.", "Units", "Textbook preset"]
+    assert [tuple(row[:4]) for row in rows] == HEADLINE_ROWS
+    assert [row[4] for row in rows] == [MISSING] * len(HEADLINE_ROWS)  # no reference given
+    # Every full-metrics table comes after the figures.
+    last_img = max(i for i, (kind, _) in enumerate(outline.order) if kind == "img")
+    later = [i for i, (kind, index) in enumerate(outline.order) if kind == "table" and index > 0]
+    assert later and min(later) > last_img
+
+
+def test_headline_shows_a_dash_for_missing_metrics(figures):
+    metrics = {
+        **FULL_METRICS,
+        # The generation section grows sub-sections: its FID is no longer where it was.
+        "generation": {"prior": {"fid_fashion_classifier": 19.4}},
+        "elbo": {"negative_elbo": 235.4712, "standard_error": None},
+    }
+    del metrics["feature_learning"]
+    rows = {row[0]: row for row in _outline(build_report(metrics, figures, {})).tables[0][1:]}
+    assert rows["test −ELBO"][1:3] == ["235.4712", MISSING]
+    assert rows["test −ELBO"][3] == "nats/image"  # the default units without the metrics' own
+    assert rows["FID, Fashion-MNIST classifier"][1] == MISSING
+    assert rows["linear probe accuracy"][1] == MISSING
+    assert rows["k-NN accuracy"][1] == MISSING  # and no "(k = …)" without knn_k
+    assert rows["active units (of 200)"][1] == "14"
+    empty = _outline(build_report({}, figures, {})).tables[0]
+    assert len(empty) == 1 + len(HEADLINE_PATHS)
+    assert all(row[1] == MISSING for row in empty[1:])
+
+
+def test_headline_reference_column_shows_the_given_figures(figures):
+    reference = {"elbo.negative_elbo": 294.1, "latent.active_units": 7}
+    rows = _outline(build_report(FULL_METRICS, figures, {}, reference=reference)).tables[0][1:]
+    textbook = {row[0]: row[4] for row in rows}
+    assert textbook["test −ELBO"] == "294.1"
+    assert textbook["active units (of 200)"] == "7"
+    assert [value for label, value in textbook.items() if value != MISSING] == ["294.1", "7"]
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ({"elbo.negative_elb": 294.1}, "not a headline metric"),
+        ({"elbo.negative_elbo": "294.1"}, "expected a number"),
+    ],
+)
+def test_report_rejects_an_unusable_reference(figures, reference, message):
+    with pytest.raises(ValueError, match=message):
+        build_report(FULL_METRICS, figures, {}, reference=reference)
+
+
+def test_every_top_level_section_is_a_closed_details(figures):
+    page = build_report(FULL_METRICS, figures, {})
+    outline = _outline(page)
+    sections = [entry for entry in outline.details if entry["depth"] == 0]
+    assert [entry["summary"].split()[0] for entry in sections] == list(FULL_METRICS)
+    assert all("open" not in entry["attrs"] for entry in outline.details)
+    assert sections[1]["summary"] == "elbo · 6 values"
+    # Each section's own table lists its flattened keys and nothing else.
+    tables = outline.tables[1:]
+    assert len(tables) == len(FULL_METRICS)
+    for (name, section), table in zip(FULL_METRICS.items(), tables, strict=True):
+        keys = [row[0] for row in table[1:]]
+        assert keys == list(flatten_metrics(section, prefix=f"{name}."))
+    # The sections follow the figures.
+    first_section = outline.order.index(("details", 0))
+    assert first_section > max(i for i, (kind, _) in enumerate(outline.order) if kind == "img")
 
 
 def test_report_embeds_every_figure_and_the_gif(figures, gif):
@@ -160,6 +341,12 @@ def test_report_lists_every_flattened_metric(figures):
     # The 32-value list is summarised, with the full list folded away; short lists are inline.
     assert re.search(r"<details><summary>32 values: mean 7\.75, min 0, max 15\.5</summary>", page)
     assert "[16, 2]" in page
+    # Top-level scalars are sections of one value.
+    summaries = [d["summary"] for d in _outline(page).details if d["depth"] == 0]
+    assert summaries == [
+        "test · 4 values", "active_units · 1 value", "latent_shape · 1 value",
+        "converged · 1 value", "note · 1 value",
+    ]  # fmt: skip
 
 
 def test_report_escapes_text(figures):
@@ -175,12 +362,13 @@ def test_report_escapes_text(figures):
     assert _parse(page).errors == []
 
 
-def test_report_captions_and_timestamp_are_deterministic(figures):
-    stamp = datetime(2024, 5, 1, 12, 30, 5)
+def test_report_is_deterministic_and_has_no_timestamp(figures, gif):
     captions = {"samples": "100 prior samples"}
-    first = build_report(METRICS, figures, captions, None, generated_at=stamp)
-    second = build_report(METRICS, figures, captions, None, generated_at=stamp)
+    reference = {"elbo.negative_elbo": 294.1}
+    first = build_report(FULL_METRICS, figures, captions, gif, reference=reference)
+    second = build_report(FULL_METRICS, figures, captions, gif, reference=reference)
     assert first == second
-    assert '<time datetime="2024-05-01T12:30:05">' in first
+    assert "<time" not in first and "Generated" not in first
+    assert not re.search(r"\b20\d\d-\d\d-\d\d", first)  # no date anywhere on the page
     assert "<figcaption>100 prior samples</figcaption>" in first
     assert "<figcaption>Training curves</figcaption>" in first  # caption falls back to the name
