@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from fashion_vae.cache import fingerprint
 from fashion_vae.cache.fingerprint import (
@@ -210,3 +211,35 @@ def test_display_only_parameters_are_not_fingerprinted() -> None:
     assert normalized({"epochs": 3, "verbose": 2}) == normalized({"epochs": 3, "verbose": 0})
     assert normalized({"presets": {"a": {"verbose": 1, "k": 3}}}) == {"presets": {"a": {"k": 3}}}
     assert normalized({"epochs": 3}) != normalized({"epochs": 4})
+
+
+class _Preset(BaseModel):
+    latent_dim: int
+    learning_rate: float
+    verbose: int = 0
+
+
+class _Training(BaseModel):
+    epochs: int
+    presets: dict[str, _Preset]
+    schedule: tuple[float, ...] = (1.0, 0.5)
+    verbose: int = 1
+
+
+def test_a_pydantic_model_has_the_fingerprint_of_the_equal_dict() -> None:
+    """Kedro hands nodes validated parameter sections as models; the records hold plain JSON."""
+    as_dict = {
+        "epochs": 3,
+        "presets": {"small": {"latent_dim": 2, "learning_rate": 0.001}},
+        "schedule": [1.0, 0.5],
+    }
+    model = _Training(
+        epochs=3, presets={"small": _Preset(latent_dim=2, learning_rate=0.001, verbose=2)}
+    )
+    assert normalized(model) == normalized(as_dict) == as_dict  # `verbose` left out at any depth
+    assert normalized({"training": model, "seed": 1}) == {"training": as_dict, "seed": 1}
+    assert normalized([model]) == [as_dict]
+    changed = model.model_copy(update={"epochs": 4})
+    assert changed_parameters("training", normalized(model), normalized(changed)) == [
+        "training.epochs"
+    ]

@@ -6,12 +6,14 @@ import hashlib
 import inspect
 import json
 import types
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from fashion_vae.parameters import without_display_settings
+from pydantic import BaseModel
 
+# Parameter keys that change what a run displays, never what it computes: not fingerprinted.
+DISPLAY_ONLY_KEYS = frozenset({"verbose"})
 # What the fingerprinter reads the source of: the project's functions, classes and modules.
 _CodeObject = types.FunctionType | type | types.ModuleType
 _PLAIN_TYPES = (type(None), bool, int, float, str, bytes)
@@ -143,9 +145,37 @@ def canonical_json(value: Any) -> str:
 
 
 def normalized(value: Any) -> Any:
-    """A parameter value as it reads back from JSON, less display-only keys such as `verbose`."""
+    """A parameter value as it reads back from JSON, less display-only keys such as `verbose`.
+
+    Pydantic models (Kedro hands a node its validated parameter sections as models) become
+    their JSON dump first, so a model and the equal dict have one fingerprint.
+    """
     # JSON, so that live and recorded values compare equal.
-    return json.loads(canonical_json(without_display_settings(value)))
+    return json.loads(canonical_json(without_display_settings(_plain(value))))
+
+
+def without_display_settings(value: Any) -> Any:
+    """`value` with every display-only key (such as `verbose`) removed, at any depth."""
+    if isinstance(value, Mapping):
+        return {
+            key: without_display_settings(item)
+            for key, item in value.items()
+            if key not in DISPLAY_ONLY_KEYS
+        }
+    if isinstance(value, list | tuple):
+        return [without_display_settings(item) for item in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """`value` with every pydantic model in it, at any depth, replaced by its JSON dump."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def changed_parameters(name: str, old: Any, new: Any) -> list[str]:
