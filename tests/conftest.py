@@ -12,7 +12,7 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from fashion_vae.model import VAE, build_vae
+from fashion_vae.model import VAE, VAEConfig, build_vae
 
 # Keras reads the backend when first imported; tests use the project's default.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -83,11 +83,11 @@ def run_pipelines_fixture() -> Callable[..., None]:
 @pytest.fixture(scope="session")
 def vae() -> VAE:
     """A tiny untrained VAE with a 4-dimensional latent space."""
-    return build_vae(
-        4,
+    config = VAEConfig(
+        latent_dim=4,
         encoder_filters=[4, 8],
         encoder_dense_units=[],
         decoder_filters=[8, 4],
         decoder_dense_units=[],
-        seed=0,
     )
+    return build_vae(config, seed=0)

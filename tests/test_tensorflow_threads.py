@@ -7,9 +7,9 @@ import textwrap
 
 import pytest
 import tensorflow as tf
+from pydantic import ValidationError
 
 from fashion_vae.hooks import TensorFlowThreadsHook
-from fashion_vae.parameters import InvalidParameterError
 from fashion_vae.tensorflow_threads import apply_tensorflow_threads
 
 
@@ -59,7 +59,7 @@ def test_a_running_tensorflow_keeps_its_pools_with_a_warning(
 
 @pytest.mark.parametrize("value", [0, -1, 1.5, "two"])
 def test_bad_thread_counts_are_refused_by_name(value: object) -> None:
-    with pytest.raises(InvalidParameterError, match=r"tensorflow_threads\.inter_op is"):
+    with pytest.raises(ValidationError, match=r"for tensorflow_threads\ninter_op\n  Input should"):
         apply_tensorflow_threads({"intra_op": 1, "inter_op": value})
 
 

@@ -1,17 +1,24 @@
-"""Project hooks: checks that run before the first node, so a bad run touches no output."""
+"""Project hooks: checks before the first node, thread pools, and how long each node took.
+
+Parameters are validated by Kedro itself, from the Pydantic models in the node signatures.
+"""
 
 import importlib
+import logging
 import pkgutil
+import time
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
+from kedro.pipeline.node import Node
 
 import fashion_vae.pipelines
 from fashion_vae.datasets import IDXDataset
-from fashion_vae.parameters import VALIDATORS
 from fashion_vae.tensorflow_threads import apply_tensorflow_threads
+
+logger = logging.getLogger(__name__)
 
 
 class MissingInputError(FileNotFoundError):
@@ -32,18 +39,14 @@ def _how_to_produce(name: str, dataset: Any) -> str:
     return f"run `kedro run --pipeline={producers[0]}` (or `kedro run`) first"
 
 
-class PreflightChecksHook:
-    """Refuse bad parameters and missing inputs before any node runs."""
+class MissingInputsHook:
+    """Refuse a run whose inputs were never written, before any node runs."""
 
     @hook_impl
     def before_pipeline_run(
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
     ) -> None:
-        inputs = pipeline.inputs()
-        for section, validate in VALIDATORS.items():
-            if any(name.startswith(f"params:{section}") for name in inputs):
-                validate(catalog.load(f"params:{section}"))
-        for name in sorted(inputs):
+        for name in sorted(pipeline.inputs()):
             if name.startswith("params:") or name == "parameters" or name not in catalog:
                 continue
             dataset = catalog.get(name)
@@ -61,3 +64,20 @@ class TensorFlowThreadsHook:
     def before_pipeline_run(self, run_params: dict[str, Any], catalog: DataCatalog) -> None:
         if "params:tensorflow_threads" in catalog:
             apply_tensorflow_threads(catalog.load("params:tensorflow_threads"))
+
+
+class NodeTimingHook:
+    """Log each node's wall-clock time: timings belong in the log, not in the outputs."""
+
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+
+    @hook_impl
+    def before_node_run(self, node: Node) -> None:
+        self._started[node.name] = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self, node: Node) -> None:
+        started = self._started.pop(node.name, None)
+        if started is not None:
+            logger.info("%s took %.1f s", node.name, time.perf_counter() - started)

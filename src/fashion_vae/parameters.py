@@ -1,224 +1,151 @@
-"""Checks of the run parameters, so that a bad value is refused before any work starts."""
+"""Typed parameters: one Pydantic model per section of `conf/*/parameters*.yml`.
 
-import math
-from collections.abc import Mapping
-from numbers import Real
-from typing import Any
+Kedro validates a section before any node runs when a node's `params:<section>` input is
+annotated with its model (Kedro docs, "Parameter validation"); a bad value stops the run with
+the section, the dotted path of the value and what is allowed. The models are strict: `"5"` or
+`true` is not an integer, and no key may be misspelled.
+"""
 
-# Parameter keys that change only what a run displays, never what it computes.
-DISPLAY_ONLY_KEYS = frozenset({"verbose"})
-# The Keras dtype policies a preset's hidden layers may compute in (see `build_vae`). Listed
-# here rather than imported from the model, so that checking parameters does not load Keras.
-DTYPE_POLICIES = ("float32", "mixed_bfloat16")
+from typing import Annotated, Literal, Self
 
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
-def without_display_settings(value: Any) -> Any:
-    """`value` with every display-only key (such as `verbose`) removed, at any depth."""
-    if isinstance(value, Mapping):
-        return {
-            key: without_display_settings(item)
-            for key, item in value.items()
-            if key not in DISPLAY_ONLY_KEYS
-        }
-    return value
+from fashion_vae.model import VAEArchitecture, VAEConfig
+
+FiniteNonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+FinitePositive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# Keras' progress display: "auto", 0 (silent), 1 (bar) or 2 (one line per epoch).
+Verbosity = Literal["auto", 0, 1, 2]
 
 
-class InvalidParameterError(ValueError):
-    """A parameter has a value the project cannot use; the message names it and what is allowed."""
+class Section(BaseModel):
+    """A parameter section: strict, closed to unknown keys, frozen once validated."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
-def _fail(name: str, value: Any, expected: str) -> InvalidParameterError:
-    return InvalidParameterError(f"parameter {name} is {value!r}; expected {expected}")
+class DataProcessingParameters(Section, title="data_processing"):
+    """How many raw images to keep, and how many training images to hold out for validation."""
+
+    max_train: PositiveInt | None = None
+    max_test: PositiveInt | None = None
+    validation_size: PositiveInt = 5000
 
 
-def require_int(params: Mapping[str, Any], section: str, key: str, minimum: int) -> int:
-    """Return params[key] if it is an integer of at least `minimum`, else raise."""
-    value = params.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise _fail(f"{section}.{key}", value, f"an integer ≥ {minimum}")
-    return value
+class Preset(VAEArchitecture):
+    """An architecture (see `VAEArchitecture`) and the recipe that trains it."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    batch_size: PositiveInt
+    epochs: PositiveInt
+    learning_rate: FinitePositive
+    learning_rate_warmup_epochs: NonNegativeInt = 0
+    learning_rate_decay: Literal["none", "cosine"] = "none"
+
+    @model_validator(mode="after")
+    def _warm_up_ends_before_training(self) -> Self:
+        if self.learning_rate_warmup_epochs >= self.epochs:
+            raise ValueError(
+                f"learning_rate_warmup_epochs is {self.learning_rate_warmup_epochs}; expected "
+                f"fewer than the preset's {self.epochs} epochs"
+            )
+        return self
 
 
-def require_number(params: Mapping[str, Any], section: str, key: str, positive: bool) -> float:
-    """Return params[key] if it is a finite real number (> 0 when `positive`, else ≥ 0)."""
-    value = params.get(key)
-    bound = "> 0" if positive else "≥ 0"
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, Real)
-        or not math.isfinite(value)
-        or value < 0
-        or (positive and value == 0)
-    ):
-        raise _fail(f"{section}.{key}", value, f"a finite number {bound}")
-    return float(value)
+class TrainingParameters(Section, title="training"):
+    """The VAE's preset, latent size, loss weighting, stopping, checkpointing and dispatch."""
+
+    preset: str = "default"
+    latent_dim: PositiveInt = 200
+    presets: dict[str, Preset]
+    beta: FiniteNonNegative = 1.0
+    kl_warmup_epochs: NonNegativeInt = 0
+    early_stopping_patience: NonNegativeInt = 5
+    checkpoint_dir: str
+    resume: bool = True
+    steps_per_execution: PositiveInt = 1
+    batch_shards: PositiveInt = 1
+    progress_samples: PositiveInt = 16
+    verbose: Verbosity = "auto"
+
+    @model_validator(mode="after")
+    def _preset_exists(self) -> Self:
+        if self.preset not in self.presets:
+            raise ValueError(
+                f"training.preset is {self.preset!r}; expected one of {sorted(self.presets)}"
+            )
+        return self
+
+    @property
+    def recipe(self) -> Preset:
+        """The chosen preset."""
+        return self.presets[self.preset]
+
+    @property
+    def vae_config(self) -> VAEConfig:
+        """The chosen preset's architecture with this latent size: what `build_vae` takes."""
+        architecture = self.recipe.model_dump(include=set(VAEArchitecture.model_fields))
+        return VAEConfig(latent_dim=self.latent_dim, **architecture)
 
 
-def _require_int_list(
-    preset: Mapping[str, Any], section: str, key: str, lengths: range
-) -> list[int]:
-    value = preset.get(key)
-    if (
-        not isinstance(value, list)
-        or len(value) not in lengths
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
-    ):
-        raise _fail(
-            f"{section}.{key}",
-            value,
-            f"a list of {lengths.start}–{lengths.stop - 1} positive integers",
-        )
-    return value
+class FeatureClassifierParameters(Section, title="feature_classifier"):
+    """The small CNN whose penultimate layer is the Fréchet distance's feature space."""
 
-
-def _require_choice(
-    preset: Mapping[str, Any], section: str, key: str, choices: tuple[str, ...]
-) -> str:
-    value = preset.get(key)
-    if value not in choices:
-        raise _fail(f"{section}.{key}", value, " or ".join(f'"{c}"' for c in choices))
-    return value
-
-
-def resolve_preset(training: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate the chosen preset: `build_vae` keyword arguments under "model", plus its recipe."""
-    presets = training.get("presets") or {}
-    preset_name = training.get("preset")
-    if preset_name not in presets:
-        raise _fail("training.preset", preset_name, f"one of {sorted(presets)}")
-    preset = presets[preset_name]
-    section = f"training.presets.{preset_name}"
-    activation = preset.get("activation", "relu")
-    if not isinstance(activation, str):
-        raise _fail(f"{section}.activation", activation, "the name of a Keras activation")
-    _require_choice(preset, section, "learning_rate_decay", ("none", "cosine"))
-    model = {
-        "latent_dim": require_int(training, "training", "latent_dim", 1),
-        # Each stride-2 layer halves the side, rounding up: 28 → 14 → 7 → 4 allows three.
-        "encoder_filters": _require_int_list(preset, section, "encoder_filters", range(1, 4)),
-        "encoder_dense_units": _require_int_list(
-            preset, section, "encoder_dense_units", range(0, 9)
-        ),
-        "decoder_filters": _require_int_list(preset, section, "decoder_filters", range(1, 4)),
-        "decoder_dense_units": _require_int_list(
-            preset, section, "decoder_dense_units", range(0, 9)
-        ),
-        "kernel_size": require_int(preset, section, "kernel_size", 1),
-        "activation": activation,
-        "dtype_policy": _require_choice(preset, section, "dtype_policy", DTYPE_POLICIES),
-    }
-    epochs = require_int(preset, section, "epochs", 1)
-    warmup_epochs = require_int(preset, section, "learning_rate_warmup_epochs", 0)
-    if warmup_epochs >= epochs:
-        raise _fail(
-            f"{section}.learning_rate_warmup_epochs",
-            warmup_epochs,
-            f"fewer than the preset's {epochs} epochs",
-        )
-    return {
-        "model": model,
-        "batch_size": require_int(preset, section, "batch_size", 1),
-        "epochs": epochs,
-        "learning_rate": require_number(preset, section, "learning_rate", positive=True),
-        "learning_rate_warmup_epochs": warmup_epochs,
-        "learning_rate_decay": preset["learning_rate_decay"],
-    }
-
-
-def validate_training_parameters(training: Mapping[str, Any]) -> None:
-    """Raise InvalidParameterError for the first unusable value in the `training` section."""
-    resolve_preset(training)
-    for key, minimum in [
-        ("kl_warmup_epochs", 0),
-        ("early_stopping_patience", 0),
-        ("progress_samples", 1),
-        ("steps_per_execution", 1),
-        ("batch_shards", 1),
-    ]:
-        require_int(training, "training", key, minimum)
-    require_number(training, "training", "beta", positive=False)
-    if not isinstance(training.get("resume"), bool):
-        raise _fail("training.resume", training.get("resume"), "true or false")
-    if training.get("verbose") not in ("auto", 0, 1, 2):
-        raise _fail("training.verbose", training.get("verbose"), '"auto", 0, 1 or 2')
-
-
-def validate_data_processing_parameters(data_processing: Mapping[str, Any]) -> None:
-    """Raise InvalidParameterError for the first unusable value in `data_processing`."""
-    for key in ("max_train", "max_test"):
-        if data_processing.get(key) is not None:
-            require_int(data_processing, "data_processing", key, 1)
-    require_int(data_processing, "data_processing", "validation_size", 1)
-
-
-def validate_evaluate_parameters(evaluate: Mapping[str, Any]) -> None:
-    """Raise InvalidParameterError for the first unusable value in the `evaluate` section."""
-    for key, minimum in [
-        ("batch_size", 1),
-        ("iwae_samples", 1),
-        ("knn_k", 1),
-        # A Fréchet distance needs a covariance, so at least two generated images.
-        ("n_generated", 2),
-    ]:
-        require_int(evaluate, "evaluate", key, minimum)
-    n_samples = evaluate.get("n_samples")
-    iwae_samples = evaluate["iwae_samples"]
-    if (
-        isinstance(n_samples, bool)
-        or not isinstance(n_samples, int)
-        or not 1 <= n_samples <= iwae_samples
-    ):
-        raise _fail(
-            "evaluate.n_samples",
-            n_samples,
-            f"an integer from 1 to evaluate.iwae_samples ({iwae_samples}): the ELBO reuses "
-            "the first n_samples of the importance samples",
-        )
-    if evaluate.get("max_train_features") is not None:
-        require_int(evaluate, "evaluate", "max_train_features", evaluate["knn_k"])
-
-
-def validate_feature_classifier_parameters(feature_classifier: Mapping[str, Any]) -> None:
-    """Raise InvalidParameterError for the first unusable value in `feature_classifier`."""
-    section = "feature_classifier"
     # Each block halves the side with a 2×2 max-pool: 28 → 14 → 7 → 3 allows at most three.
-    _require_int_list(feature_classifier, section, "conv_filters", range(1, 4))
-    for key in ("dense_units", "batch_size", "epochs"):
-        require_int(feature_classifier, section, key, 1)
-    require_number(feature_classifier, section, "learning_rate", positive=True)
-    dropout = require_number(feature_classifier, section, "dropout", positive=False)
-    if dropout >= 1:
-        raise _fail(f"{section}.dropout", dropout, "a number ≥ 0 and < 1")
-    if feature_classifier.get("verbose") not in ("auto", 0, 1, 2):
-        raise _fail(f"{section}.verbose", feature_classifier.get("verbose"), '"auto", 0, 1 or 2')
+    conv_filters: list[PositiveInt] = Field(min_length=1, max_length=3)
+    dense_units: PositiveInt
+    dropout: float = Field(ge=0, lt=1)
+    learning_rate: FinitePositive
+    batch_size: PositiveInt
+    epochs: PositiveInt
+    verbose: Verbosity = 2
 
 
-def validate_report_parameters(report: Mapping[str, Any]) -> None:
-    """Raise InvalidParameterError for the first unusable value in `report`."""
-    for key, minimum in [
-        ("interpolation_rows", 1),
-        ("interpolation_steps", 2),
-        ("traversal_dimensions", 1),
-        ("traversal_steps", 2),
-        ("tsne_points", 0),
-    ]:
-        require_int(report, "report", key, minimum)
-    if 0 < report["tsne_points"] < 10:
-        raise _fail("report.tsne_points", report["tsne_points"], "0 (off) or at least 10")
+class EvaluateParameters(Section, title="evaluate"):
+    """Batching and sample counts of the test-set metrics."""
+
+    batch_size: PositiveInt = 1000
+    iwae_samples: PositiveInt = 5
+    n_samples: PositiveInt = 5
+    max_train_features: PositiveInt | None = None
+    knn_k: PositiveInt = 5
+    # A Fréchet distance needs a covariance, so at least two generated images.
+    n_generated: int = Field(10000, ge=2)
+
+    @model_validator(mode="after")
+    def _consistent_counts(self) -> Self:
+        if self.n_samples > self.iwae_samples:
+            raise ValueError(
+                f"evaluate.n_samples is {self.n_samples}; expected an integer from 1 to "
+                f"evaluate.iwae_samples "
+                f"({self.iwae_samples}): the ELBO reuses the first n_samples of the "
+                "importance samples"
+            )
+        if self.max_train_features is not None and self.max_train_features < self.knn_k:
+            raise ValueError(
+                f"evaluate.max_train_features is {self.max_train_features}; expected at least "
+                f"evaluate.knn_k "
+                f"({self.knn_k}) training images for the k-NN probe"
+            )
+        return self
 
 
-def validate_tensorflow_threads_parameters(tensorflow_threads: Mapping[str, Any]) -> None:
-    """Raise InvalidParameterError unless both thread counts are null or a positive integer."""
-    for key in ("intra_op", "inter_op"):
-        if tensorflow_threads.get(key) is not None:
-            require_int(tensorflow_threads, "tensorflow_threads", key, 1)
+class ReportParameters(Section, title="report"):
+    """Sizes of the report's latent-space figures."""
 
+    interpolation_rows: PositiveInt = 6
+    interpolation_steps: int = Field(10, ge=2)
+    traversal_dimensions: PositiveInt = 8
+    traversal_steps: int = Field(9, ge=2)
+    tsne_points: NonNegativeInt = 1000
+    # Headline metric (dotted path in metrics.json) → the textbook preset's measured figure.
+    textbook_reference: dict[str, float] = Field(default_factory=dict)
 
-# Each section of the parameters and its check, run by the preflight hook before any node.
-VALIDATORS = {
-    "data_processing": validate_data_processing_parameters,
-    "training": validate_training_parameters,
-    "feature_classifier": validate_feature_classifier_parameters,
-    "evaluate": validate_evaluate_parameters,
-    "report": validate_report_parameters,
-}
+    @model_validator(mode="after")
+    def _tsne_has_enough_points(self) -> Self:
+        if 0 < self.tsne_points < 10:
+            raise ValueError(
+                f"report.tsne_points is {self.tsne_points}; expected 0 (off) or at least 10"
+            )
+        return self

@@ -6,6 +6,7 @@ from kedro.pipeline import Pipeline
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register every pipeline under `pipelines/`; `__default__` runs them all."""
-    pipelines = find_pipelines()
+    # A pipeline that fails to import is an error, not a warning and a smaller `kedro run`.
+    pipelines = find_pipelines(raise_errors=True)
     pipelines["__default__"] = sum(pipelines.values())
     return pipelines

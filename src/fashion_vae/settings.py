@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from fashion_vae.hooks import PreflightChecksHook, TensorFlowThreadsHook
+from fashion_vae.hooks import MissingInputsHook, NodeTimingHook, TensorFlowThreadsHook
 
-HOOKS = (PreflightChecksHook(), TensorFlowThreadsHook())
+HOOKS = (MissingInputsHook(), TensorFlowThreadsHook(), NodeTimingHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from fashion_vae.model import build_vae
+from fashion_vae.model import VAEConfig, build_vae
 from fashion_vae.model.optimizers import FusedAdam
 
 
@@ -33,14 +33,14 @@ def test_fused_adam_gives_keras_adams_updates(amsgrad: bool) -> None:
 
 
 def _saved_model_with_fused_adam(path: Path) -> keras.Model:
-    vae = build_vae(
-        4,
+    config = VAEConfig(
+        latent_dim=4,
         encoder_filters=[4],
         encoder_dense_units=[],
         decoder_filters=[4],
         decoder_dense_units=[],
-        seed=0,
     )
+    vae = build_vae(config, seed=0)
     vae.compile(optimizer=FusedAdam(learning_rate=0.003))
     vae.fit(np.full((8, 28, 28, 1), 0.5, dtype="float32"), batch_size=4, epochs=1, verbose=0)
     vae.save(path)

@@ -6,15 +6,13 @@ import keras
 import numpy as np
 import pytest
 
-from fashion_vae.model import build_vae, kl_divergence, reconstruction_loss
+from fashion_vae.model import VAEConfig, build_vae, kl_divergence, reconstruction_loss
 from fashion_vae.model.vae import SingleChannelConv2D, feature_sides
 
-TEXTBOOK = {
-    "encoder_filters": [32, 64],
-    "encoder_dense_units": [16],
-    "decoder_filters": [64, 32],
-    "decoder_dense_units": [],
-}
+
+def textbook(latent_dim: int, **changes: object) -> VAEConfig:
+    """The book's architecture (VAEConfig's defaults) with this latent size."""
+    return VAEConfig(latent_dim=latent_dim, **changes)
 
 
 @pytest.fixture
@@ -24,7 +22,7 @@ def images() -> np.ndarray:
 
 @pytest.mark.parametrize("latent_dim", [1, 16, 200])
 def test_encoder_and_decoder_shapes(latent_dim: int, images: np.ndarray) -> None:
-    vae = build_vae(latent_dim, **TEXTBOOK, seed=0)
+    vae = build_vae(textbook(latent_dim), seed=0)
     z_mean, z_log_var = vae.encode(images)
     assert z_mean.shape == z_log_var.shape == (8, latent_dim)
     decoded = keras.ops.convert_to_numpy(vae.decode(z_mean))
@@ -41,12 +39,13 @@ def test_three_stride_layers_go_down_to_4_pixels_and_back_up_to_28(
 ) -> None:
     assert feature_sides(3) == [28, 14, 7, 4]
     vae = build_vae(
-        4,
-        encoder_filters=[8, 8, 8],
-        encoder_dense_units=[],
-        decoder_filters=[8, 8, 8],
-        decoder_dense_units=[],
-        kernel_size=kernel_size,
+        textbook(
+            4,
+            encoder_filters=[8, 8, 8],
+            encoder_dense_units=[],
+            decoder_filters=[8, 8, 8],
+            kernel_size=kernel_size,
+        )
     )
     assert vae.encoder.get_layer("conv_2").output.shape == (None, 4, 4, 8)
     # The first transposed convolution pads its output to 7, the side the encoder rounded up.
@@ -85,7 +84,7 @@ def test_kl_is_zero_when_posterior_is_prior_and_matches_formula() -> None:
 
 
 def test_compute_loss_is_the_negative_elbo(images: np.ndarray) -> None:
-    vae = build_vae(4, **TEXTBOOK, seed=0)
+    vae = build_vae(textbook(4), seed=0)
     outputs = vae(images)
     loss = float(vae.compute_loss(x=images, y_pred=outputs))
     z_mean, z_log_var = (keras.ops.convert_to_numpy(outputs[k]) for k in ("z_mean", "z_log_var"))
@@ -98,7 +97,7 @@ def test_compute_loss_is_the_negative_elbo(images: np.ndarray) -> None:
 
 
 def test_beta_weights_only_the_kl_term(images: np.ndarray) -> None:
-    vae = build_vae(4, **TEXTBOOK, beta=0.0, seed=0)
+    vae = build_vae(textbook(4), beta=0.0, seed=0)
     outputs = vae(images)
     loss = float(vae.compute_loss(x=images, y_pred=outputs))
     reconstruction = _bernoulli_nll(images, keras.ops.convert_to_numpy(outputs["logits"]))
@@ -108,7 +107,7 @@ def test_beta_weights_only_the_kl_term(images: np.ndarray) -> None:
 def test_saved_model_loads_in_safe_mode_with_identical_outputs(
     tmp_path: Path, images: np.ndarray
 ) -> None:
-    vae = build_vae(8, **TEXTBOOK, beta=0.5, seed=3)
+    vae = build_vae(textbook(8), beta=0.5, seed=3)
     path = tmp_path / "vae.keras"
     vae.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
@@ -121,8 +120,8 @@ def test_saved_model_loads_in_safe_mode_with_identical_outputs(
 
 
 def test_sampling_is_reproducible_under_a_seed(images: np.ndarray) -> None:
-    first = build_vae(4, **TEXTBOOK, seed=7)
-    second = build_vae(4, **TEXTBOOK, seed=7)
+    first = build_vae(textbook(4), seed=7)
+    second = build_vae(textbook(4), seed=7)
     second.set_weights(first.get_weights())
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(first(images)["logits"]),
@@ -149,7 +148,7 @@ def test_single_channel_conv_equals_conv2d_with_the_same_weights() -> None:
 def test_mixed_bfloat16_computes_hidden_layers_in_bfloat16_and_the_loss_in_float32(
     tmp_path: Path, images: np.ndarray
 ) -> None:
-    vae = build_vae(8, **TEXTBOOK, dtype_policy="mixed_bfloat16", seed=3)
+    vae = build_vae(textbook(8, dtype_policy="mixed_bfloat16"), seed=3)
     hidden = [vae.encoder.get_layer("conv_1"), vae.decoder.get_layer("deconv_1")]
     assert [layer.compute_dtype for layer in hidden] == ["bfloat16", "bfloat16"]
     # Weights stay float32 (Adam updates them there); heads, logits and loss compute in float32.
@@ -159,7 +158,7 @@ def test_mixed_bfloat16_computes_hidden_layers_in_bfloat16_and_the_loss_in_float
     dtypes = {keras.backend.standardize_dtype(x.dtype) for x in [*outputs.values(), loss]}
     assert dtypes == {"float32"}
     # Same weights in float32: the bfloat16 model rounds, but computes the same function.
-    reference = build_vae(8, **TEXTBOOK, seed=3)
+    reference = build_vae(textbook(8), seed=3)
     reference.set_weights(vae.get_weights())
     z_mean = keras.ops.convert_to_numpy(vae.encode(images)[0])
     reference_z_mean = keras.ops.convert_to_numpy(reference.encode(images)[0])
@@ -179,8 +178,8 @@ def test_mixed_bfloat16_computes_hidden_layers_in_bfloat16_and_the_loss_in_float
 def test_batch_shards_compute_each_image_as_the_whole_batch_does(
     batch_size: int, images: np.ndarray, tmp_path: Path
 ) -> None:
-    sharded = build_vae(4, **TEXTBOOK, seed=3, batch_shards=3)
-    whole = build_vae(4, **TEXTBOOK, seed=3)
+    sharded = build_vae(textbook(4), seed=3, batch_shards=3)
+    whole = build_vae(textbook(4), seed=3)
     whole.set_weights(sharded.get_weights())
     batch = images[:batch_size]
     outputs, reference = sharded(batch), whole(batch)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fashion_vae.parameters import DataProcessingParameters
 from fashion_vae.pipelines.data_processing.nodes import (
     add_channel_axis,
     ingest,
@@ -55,22 +56,28 @@ def test_add_channel_axis() -> None:
     assert add_channel_axis(np.zeros((3, 28, 28), np.float32)).shape == (3, 28, 28, 1)
 
 
+def holding_out(validation_size: int) -> DataProcessingParameters:
+    return DataProcessingParameters(validation_size=validation_size)
+
+
 def test_split_is_seeded_disjoint_and_complete() -> None:
     images = np.arange(100, dtype=np.float32).reshape(100, 1)
     labels = np.arange(100) % 10
-    train, train_labels, validation, validation_labels = split_validation(images, labels, 20, 1)
+    parts = split_validation(images, labels, holding_out(20), 1)
+    train, train_labels, validation, validation_labels = parts
     assert len(train) == 80 and len(validation) == 20
     assert sorted(np.concatenate([train, validation]).ravel()) == list(range(100))
     np.testing.assert_array_equal(train_labels, train.ravel().astype(int) % 10)
     np.testing.assert_array_equal(validation_labels, validation.ravel().astype(int) % 10)
-    np.testing.assert_array_equal(split_validation(images, labels, 20, 1)[2], validation)
-    assert not np.array_equal(split_validation(images, labels, 20, 2)[2], validation)
+    np.testing.assert_array_equal(
+        split_validation(images, labels, holding_out(20), 1)[2], validation
+    )
+    assert not np.array_equal(split_validation(images, labels, holding_out(20), 2)[2], validation)
 
 
-@pytest.mark.parametrize("size", [0, 100])
-def test_split_refuses_impossible_sizes(size: int) -> None:
-    with pytest.raises(ValueError, match=f"validation_size is {size}"):
-        split_validation(np.zeros((100, 1)), np.zeros(100), size, 0)
+def test_split_refuses_to_hold_out_every_image() -> None:
+    with pytest.raises(ValueError, match="validation_size is 100; expected between 1 and 99"):
+        split_validation(np.zeros((100, 1)), np.zeros(100), holding_out(100), 0)
 
 
 def test_data_processing_end_to_end_on_real_subset(
@@ -87,6 +94,17 @@ def test_data_processing_end_to_end_on_real_subset(
         assert images.dtype == np.float32 and images.min() == 0.0 and images.max() == 1.0
     assert np.load(model_input / "train_labels.npy").shape == (1024 - 256,)
     assert not (project_copy / "data" / "05_model_input").exists()  # base outputs untouched
+
+    # Persisted: the validated uint8 arrays and one float32 copy of the images, nothing between.
+    output = project_copy / "data" / "test_env"
+    persisted = {
+        path.relative_to(output).as_posix(): path.stat().st_size for path in output.rglob("*.npy")
+    }
+    uint8_bytes = (1024 + 512) * 28 * 28 + 1024 + 512  # images and labels of both raw subsets
+    float32_bytes = 4 * (1024 + 512) * 28 * 28 + (1024 - 256) + 256  # and the split's labels
+    header_bytes = 128 * len(persisted)  # NumPy's .npy header, 128 bytes for these shapes
+    assert sum(persisted.values()) == uint8_bytes + float32_bytes + header_bytes, persisted
+    assert {name.partition("/")[0] for name in persisted} == {"02_intermediate", "05_model_input"}
 
 
 def test_missing_raw_data_says_to_run_make_data(

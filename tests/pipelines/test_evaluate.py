@@ -10,20 +10,15 @@ import numpy as np
 import pytest
 import yaml
 from PIL import Image
+from pydantic import ValidationError
 
 from fashion_vae import metrics
 from fashion_vae.labels import CLASS_NAMES
-from fashion_vae.model import VAE
-from fashion_vae.parameters import (
-    InvalidParameterError,
-    validate_evaluate_parameters,
-    validate_feature_classifier_parameters,
-)
-from fashion_vae.pipelines.evaluate import report_pipeline
+from fashion_vae.model import VAE, build_classifier, encode_images
+from fashion_vae.parameters import EvaluateParameters, FeatureClassifierParameters
 from fashion_vae.pipelines.evaluate.nodes import (
     _log_likelihood_model,
     assemble_metrics,
-    encode_images,
     feature_learning_metrics,
     generation_metrics,
     latent_metrics,
@@ -31,7 +26,7 @@ from fashion_vae.pipelines.evaluate.nodes import (
     reconstruction_metrics,
     sample_prior,
 )
-from fashion_vae.pipelines.feature_classifier.nodes import build_classifier
+from fashion_vae.pipelines.report.pipeline import FIGURES
 from fashion_vae.reporting import flatten_metrics
 
 BASE_PARAMETERS = Path(__file__).resolve().parents[2] / "conf/base/parameters_evaluate.yml"
@@ -43,8 +38,6 @@ EXPECTED_KEYS = {
         "n_test_images",
         "seed",
         "parameters",
-        "seconds",
-        "seconds_by_section",
     },
     "elbo": {
         "negative_elbo",
@@ -152,7 +145,6 @@ def test_iwae_bound_is_tighter_than_the_elbo(vae: VAE, data: dict) -> None:
     )
     assert likelihood["above_floor"] > 0
     assert elbo["kl"] >= 0 and elbo["standard_error"] > 0
-    assert result["seconds"] >= 0
 
 
 def test_likelihood_is_seeded_and_elbo_uses_the_first_samples(vae: VAE, data: dict) -> None:
@@ -264,15 +256,16 @@ def test_images_of_the_wrong_shape_are_refused_naming_both_shapes(vae: VAE) -> N
         generation_metrics(classifier, wrong, np.zeros(5), wrong, wrong, batch_size=8)
 
 
-def test_assemble_metrics_moves_timings_to_the_run_section() -> None:
+def test_assemble_metrics_nests_the_sections_after_a_run_section() -> None:
     sections = {
-        "likelihood": {"elbo": {"negative_elbo": 1.0}, "log_likelihood": {}, "seconds": 1.5},
-        "reconstruction": {"mse": 0.1, "seconds": 0.5},
-        "latent": {"seconds": 0.25},
-        "feature_learning": {"seconds": 2.0},
-        "generation": {"seconds": 1.0},
+        "likelihood": {"elbo": {"negative_elbo": 1.0}, "log_likelihood": {"iwae": 0.5}},
+        "reconstruction": {"mse": 0.1},
+        "latent": {"active_units": 2},
+        "feature_learning": {"knn_accuracy": 0.5},
+        "generation": {"fid": 3.0},
     }
-    result = assemble_metrics(np.zeros((7, 3)), **sections, parameters={"batch_size": 4}, seed=5)
+    evaluate = EvaluateParameters(batch_size=4)
+    result = assemble_metrics(np.zeros((7, 3)), **sections, evaluate=evaluate, seed=5)
     assert list(result) == [
         "run",
         "elbo",
@@ -282,10 +275,10 @@ def test_assemble_metrics_moves_timings_to_the_run_section() -> None:
         "feature_learning",
         "generation",
     ]
-    assert result["run"]["seconds"] == pytest.approx(5.25)
     assert result["run"]["model_latent_dim"] == 3 and result["run"]["n_test_images"] == 7
-    assert "seconds" not in result["reconstruction"]
-    assert sections["reconstruction"]["seconds"] == 0.5  # inputs untouched
+    assert result["run"]["parameters"] == evaluate.model_dump()
+    assert result["log_likelihood"] == {"iwae": 0.5} and result["generation"] == {"fid": 3.0}
+    assert json.loads(json.dumps(result)) == result  # plain JSON: no model objects, no timings
 
 
 @pytest.fixture
@@ -294,49 +287,49 @@ def evaluate_parameters() -> dict[str, Any]:
 
 
 def test_base_evaluate_parameters_are_valid(evaluate_parameters: dict[str, Any]) -> None:
-    validate_evaluate_parameters(evaluate_parameters)
+    assert EvaluateParameters.model_validate(evaluate_parameters).iwae_samples == 5
 
 
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("batch_size", 0, r"evaluate\.batch_size is 0; expected an integer ≥ 1"),
-        ("iwae_samples", "many", r"evaluate\.iwae_samples is 'many'; expected an integer"),
+        ("batch_size", 0, r"for evaluate\nbatch_size\n  Input should be greater than 0"),
+        ("iwae_samples", "many", r"for evaluate\niwae_samples\n  Input should be a valid integer"),
         ("n_samples", 6, r"evaluate\.n_samples is 6; expected an integer from 1 to .*\(5\)"),
-        ("knn_k", 0, r"evaluate\.knn_k is 0; expected an integer ≥ 1"),
-        ("n_generated", 1, r"evaluate\.n_generated is 1; expected an integer ≥ 2"),
-        ("max_train_features", 2, r"evaluate\.max_train_features is 2; expected an integer ≥ 5"),
+        ("knn_k", 0, r"for evaluate\nknn_k\n  Input should be greater than 0"),
+        (
+            "n_generated",
+            1,
+            r"for evaluate\nn_generated\n  Input should be greater than or equal to 2",
+        ),
+        ("max_train_features", 2, r"evaluate\.max_train_features is 2; expected at least .*\(5\)"),
     ],
 )
 def test_bad_evaluate_parameters_are_refused_by_name(
     evaluate_parameters: dict[str, Any], key: str, value: Any, message: str
 ) -> None:
     evaluate_parameters[key] = value
-    with pytest.raises(InvalidParameterError, match=message):
-        validate_evaluate_parameters(evaluate_parameters)
+    with pytest.raises(ValidationError, match=message):
+        EvaluateParameters.model_validate(evaluate_parameters)
 
 
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        (
-            "conv_filters",
-            [32, 64, 64, 64],
-            r"feature_classifier\.conv_filters is \[32, 64, 64, 64\]",
-        ),
-        ("dropout", 1.0, r"feature_classifier\.dropout is 1\.0; expected a number ≥ 0 and < 1"),
-        ("epochs", 0, r"feature_classifier\.epochs is 0; expected an integer ≥ 1"),
-        ("verbose", "loud", r"feature_classifier\.verbose is 'loud'"),
+        ("conv_filters", [32, 64, 64, 64], r"conv_filters\n  List should have at most 3 items"),
+        ("dropout", 1.0, r"dropout\n  Input should be less than 1 .*input_value=1\.0"),
+        ("epochs", 0, r"epochs\n  Input should be greater than 0"),
+        ("verbose", "loud", r"verbose\n  Input should be 'auto', 0, 1 or 2"),
     ],
 )
 def test_bad_feature_classifier_parameters_are_refused_by_name(
     key: str, value: Any, message: str
 ) -> None:
     parameters = yaml.safe_load(BASE_PARAMETERS.read_text())["feature_classifier"]
-    validate_feature_classifier_parameters(parameters)
+    FeatureClassifierParameters.model_validate(parameters)
     parameters[key] = value
-    with pytest.raises(InvalidParameterError, match=message):
-        validate_feature_classifier_parameters(parameters)
+    with pytest.raises(ValidationError, match="for feature_classifier\n" + message):
+        FeatureClassifierParameters.model_validate(parameters)
 
 
 def _versions(path: Path) -> list[str]:
@@ -346,7 +339,9 @@ def _versions(path: Path) -> list[str]:
 def test_every_pipeline_end_to_end_writes_every_metric(
     project_copy: Path, run_pipelines: Callable
 ) -> None:
-    run_pipelines(project_copy, "data_processing", "training", "feature_classifier", "evaluate")
+    run_pipelines(
+        project_copy, "data_processing", "training", "feature_classifier", "evaluate", "report"
+    )
     output = project_copy / "data" / "test_env"
     metrics_dir = output / "08_reporting" / "metrics.json"
     (metrics_version,) = _versions(metrics_dir)
@@ -371,11 +366,11 @@ def test_every_pipeline_end_to_end_writes_every_metric(
 
     # The report: a version of every figure, and one page that embeds them all and every metric.
     reporting = output / "08_reporting"
-    for figure in report_pipeline.FIGURES:
+    for figure in FIGURES:
         assert len(_versions(reporting / f"{figure}.png")) == 1, figure
     (page_version,) = _versions(reporting / "report.html")
     page = (reporting / "report.html" / page_version / "report.html").read_text("utf-8")
-    assert page.count("<img") == len(report_pipeline.FIGURES) + 1  # and the animated GIF
+    assert page.count("<img") == len(FIGURES) + 1  # and the animated GIF
     for key in flatten_metrics(result):
         assert html.escape(key) in page, key
     (gif_version,) = _versions(reporting / "training_progress.gif")
@@ -387,7 +382,7 @@ def test_every_pipeline_end_to_end_writes_every_metric(
     # Test images of another size: refused before any output is written.
     np.save(output / "05_model_input" / "test_images.npy", np.zeros((8, 32, 32, 1), np.float32))
     with pytest.raises(ValueError, match=r"\(N, 28, 28, 1\).*\(8, 32, 32, 1\)"):
-        run_pipelines(project_copy, "evaluate")
+        run_pipelines(project_copy, "evaluate", "report")
     for name in ("08_reporting/metrics.json", "07_model_output/generated_samples.npy"):
         assert len(_versions(output / name)) == 1, name
     assert len(_versions(output / "07_model_output" / "test_posterior_mean.npy")) == 1

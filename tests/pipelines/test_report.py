@@ -10,15 +10,16 @@ from PIL import Image
 
 from fashion_vae.labels import CLASS_NAMES
 from fashion_vae.model import VAE
-from fashion_vae.pipelines.evaluate import report_nodes
+from fashion_vae.parameters import ReportParameters
+from fashion_vae.pipelines.report import nodes as report_nodes
 
-REPORT = {
-    "interpolation_rows": 3,
-    "interpolation_steps": 5,
-    "traversal_dimensions": 2,
-    "traversal_steps": 4,
-    "tsne_points": 40,
-}
+REPORT = ReportParameters(
+    interpolation_rows=3,
+    interpolation_steps=5,
+    traversal_dimensions=2,
+    traversal_steps=4,
+    tsne_points=40,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,9 @@ def test_latent_maps_and_traversals(vae: VAE, test_set: tuple) -> None:
     _, labels, z_mean = test_set
     pca = report_nodes.plot_latent_map_pca(z_mean, labels)
     tsne = report_nodes.plot_latent_map_tsne(z_mean, labels, REPORT, seed=1)
-    off = report_nodes.plot_latent_map_tsne(z_mean, labels, {**REPORT, "tsne_points": 0}, seed=1)
+    off = report_nodes.plot_latent_map_tsne(
+        z_mean, labels, REPORT.model_copy(update={"tsne_points": 0}), seed=1
+    )
     assert pca.axes[0].get_legend() is not None and tsne.axes[0].get_legend() is not None
     assert "t-SNE is off" in off.texts[0].get_text()
     traversals = report_nodes.plot_latent_traversals(vae, z_mean, REPORT)
@@ -92,7 +95,7 @@ def test_page_embeds_every_figure_and_the_gif(vae: VAE, test_set: tuple) -> None
         "samples": report_nodes.plot_samples(images),
     }
     pngs = {name: _as_loaded_png(figure) for name, figure in figures.items()}
-    page, gif = report_nodes.build_report_page(metrics, progress, **pngs)
+    page, gif = report_nodes.build_report_page(metrics, progress, REPORT, **pngs)
     assert page.startswith("<!DOCTYPE html>")
     assert page.count("<img") == len(figures) + 1
     assert "elbo.negative_elbo" in page and report_nodes.CAPTIONS["samples"] in page

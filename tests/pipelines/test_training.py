@@ -1,5 +1,6 @@
 """The training node: learning, determinism, resume, divergence and parameter checks."""
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,9 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from kedro.validation import ParameterValidationError
+from pydantic import ValidationError
 
 from fashion_vae.model.callbacks import TrainingDivergedError
-from fashion_vae.parameters import InvalidParameterError, validate_training_parameters
+from fashion_vae.parameters import Preset, TrainingParameters
 from fashion_vae.pipelines.training.nodes import (
     learning_rate_schedule,
     prepare_checkpoint_dir,
@@ -35,11 +38,20 @@ def training(tmp_path: Path) -> dict[str, Any]:
     return params
 
 
+def run_training(
+    train_images: np.ndarray, validation_images: np.ndarray, training: dict[str, Any], seed: int
+) -> tuple[keras.Model, pd.DataFrame, np.ndarray]:
+    """`train_vae` on the parameters as Kedro passes them: validated into their model."""
+    return train_vae(
+        train_images, validation_images, TrainingParameters.model_validate(training), seed
+    )
+
+
 def test_training_lowers_validation_loss_and_is_deterministic(
     real_images: np.ndarray, training: dict[str, Any]
 ) -> None:
     train, validation = real_images[:512], real_images[512:768]
-    vae, history, progress = train_vae(train, validation, training, seed=1)
+    vae, history, progress = run_training(train, validation, training, seed=1)
     assert list(history["epoch"]) == [1, 2]
     assert history["val_neg_elbo"].iloc[-1] < history["val_neg_elbo"].iloc[0]
     for column in ("loss", "reconstruction", "kl", "val_reconstruction", "val_kl", "seconds"):
@@ -48,9 +60,9 @@ def test_training_lowers_validation_loss_and_is_deterministic(
     assert progress.shape == (2, 4, 28, 28) and progress.dtype == np.float32
     assert vae.latent_dim == 8
 
-    _, again, _ = train_vae(train, validation, training, seed=1)
+    _, again, _ = run_training(train, validation, training, seed=1)
     np.testing.assert_array_equal(again["val_neg_elbo"], history["val_neg_elbo"])
-    _, other_seed, _ = train_vae(train, validation, training, seed=2)
+    _, other_seed, _ = run_training(train, validation, training, seed=2)
     assert not np.array_equal(other_seed["val_neg_elbo"], history["val_neg_elbo"])
 
 
@@ -71,7 +83,7 @@ def test_interrupted_run_resumes_at_the_next_epoch(
 
     monkeypatch.setattr(keras.callbacks.BackupAndRestore, "on_epoch_end", crash_after_first_epoch)
     with pytest.raises(_Interrupted):
-        train_vae(train, validation, training, seed=1)
+        run_training(train, validation, training, seed=1)
     monkeypatch.undo()
     assert Path(training["checkpoint_dir"]).exists()
 
@@ -82,7 +94,7 @@ def test_interrupted_run_resumes_at_the_next_epoch(
         "on_epoch_begin",
         lambda self, epoch, logs=None: (epochs_run.append(epoch), original_begin(self, epoch)),
     )
-    _, history, progress = train_vae(train, validation, training, seed=1)
+    _, history, progress = run_training(train, validation, training, seed=1)
     assert epochs_run == [1, 2]
     assert list(history["epoch"]) == [1, 2, 3]
     assert progress.shape[0] == 3
@@ -97,7 +109,7 @@ def test_resume_false_starts_over(
     (checkpoint / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
     training["resume"] = False
     training["presets"]["default"].update(epochs=1, learning_rate_warmup_epochs=0)
-    _, history, _ = train_vae(real_images[:128], real_images[128:192], training, seed=1)
+    _, history, _ = run_training(real_images[:128], real_images[128:192], training, seed=1)
     assert list(history["epoch"]) == [1]
 
 
@@ -110,56 +122,90 @@ def test_divergence_is_a_clear_error_naming_the_epoch(
         TrainingDivergedError,
         match=r"epoch \d+, batch \d+.*training\.presets\.default\.learning_rate",
     ):
-        train_vae(real_images[:256], real_images[256:320], training, seed=1)
+        run_training(
+            real_images[:256],
+            real_images[256:320],
+            TrainingParameters.model_validate(training),
+            seed=1,
+        )
+
+
+def refusal(location: str, expected: str) -> str:
+    """The pattern of Pydantic's message for a refused value of `training`."""
+    return rf"for training\n{re.escape(location)}\n  {expected}"
 
 
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("latent_dim", 0, r"training\.latent_dim is 0; expected an integer ≥ 1"),
-        ("beta", -1.0, r"training\.beta is -1\.0; expected a finite number ≥ 0"),
-        ("preset", "huge", r"training\.preset is 'huge'; expected one of \['default', 'tex"),
-        ("resume", "yes", r"training\.resume is 'yes'; expected true or false"),
-        ("steps_per_execution", 0, r"training\.steps_per_execution is 0; expected an integer"),
-        ("batch_shards", 0, r"training\.batch_shards is 0; expected an integer ≥ 1"),
+        ("latent_dim", 0, refusal("latent_dim", r"Input should be greater than 0.*input_value=0")),
+        ("beta", -1.0, refusal("beta", r"Input should be greater than or equal to 0.*=-1\.0")),
+        (
+            "preset",
+            "huge",
+            r"training\.preset is 'huge'; expected one of \['default', 'textbook'\]",
+        ),
+        ("resume", "yes", refusal("resume", r"Input should be a valid boolean.*input_value='yes'")),
+        (
+            "steps_per_execution",
+            0,
+            refusal("steps_per_execution", "Input should be greater than 0"),
+        ),
+        ("batch_shards", 0, refusal("batch_shards", "Input should be greater than 0")),
+        ("verbose", "loud", refusal("verbose", "Input should be 'auto', 0, 1 or 2")),
+        ("latent_dims", 8, refusal("latent_dims", "Extra inputs are not permitted")),
     ],
 )
 def test_bad_parameters_are_refused_by_name(
     training: dict[str, Any], key: str, value: Any, message: str
 ) -> None:
     training[key] = value
-    with pytest.raises(InvalidParameterError, match=message):
-        validate_training_parameters(training)
+    with pytest.raises(ValidationError, match=message):
+        TrainingParameters.model_validate(training)
 
 
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("encoder_filters", [8, 16, 32, 64], r"encoder_filters is \[8, 16, 32, 64\]; expected a"),
-        ("learning_rate", "fast", r"learning_rate is 'fast'; expected a finite number > 0"),
-        ("learning_rate", 0, r"learning_rate is 0; expected a finite number > 0"),
-        ("learning_rate_decay", "step", r"learning_rate_decay is 'step'; expected \"none\""),
-        ("dtype_policy", "float16", r"dtype_policy is .float16.; expected \"float32\" or"),
-        ("epochs", -3, r"epochs is -3; expected an integer ≥ 1"),
-        ("batch_size", "many", r"batch_size is 'many'; expected an integer"),
-        ("learning_rate_warmup_epochs", -1, r"learning_rate_warmup_epochs is -1; expected an int"),
-        ("learning_rate_warmup_epochs", 2, r"learning_rate_warmup_epochs is 2; expected fewer"),
+        ("encoder_filters", [8, 16, 32, 64], "List should have at most 3 items"),
+        ("learning_rate", "fast", "Input should be a valid number"),
+        ("learning_rate", 0, "Input should be greater than 0"),
+        ("learning_rate_decay", "step", "Input should be 'none' or 'cosine'"),
+        ("dtype_policy", "float16", "Input should be 'float32' or 'mixed_bfloat16'"),
+        ("epochs", -3, "Input should be greater than 0"),
+        ("batch_size", "many", "Input should be a valid integer"),
+        ("learning_rate_warmup_epochs", -1, "Input should be greater than or equal to 0"),
     ],
 )
 def test_bad_preset_entry_names_the_preset(
     training: dict[str, Any], key: str, value: Any, message: str
 ) -> None:
     training["presets"]["default"][key] = value
-    with pytest.raises(InvalidParameterError, match=r"training\.presets\.default\." + message):
-        validate_training_parameters(training)
+    with pytest.raises(ValidationError, match=refusal(f"presets.default.{key}", message)):
+        TrainingParameters.model_validate(training)
+
+
+def test_warm_up_longer_than_the_preset_is_refused(training: dict[str, Any]) -> None:
+    training["presets"]["default"]["learning_rate_warmup_epochs"] = 2
+    with pytest.raises(
+        ValidationError,
+        match=refusal(
+            "presets.default", "Value error, learning_rate_warmup_epochs is 2; expected fewer"
+        ),
+    ):
+        TrainingParameters.model_validate(training)
 
 
 @pytest.mark.parametrize(("decay", "final_fraction"), [("cosine", 0.01), ("none", 1.0)])
 def test_learning_rate_warms_up_from_zero_then_follows_its_decay(
     decay: str, final_fraction: float
 ) -> None:
-    preset = dict(
-        epochs=10, learning_rate=0.002, learning_rate_warmup_epochs=2, learning_rate_decay=decay
+    preset = Preset(
+        batch_size=8,
+        epochs=10,
+        learning_rate=0.002,
+        learning_rate_warmup_epochs=2,
+        learning_rate_decay=decay,
     )
     schedule = learning_rate_schedule(preset, steps_per_epoch=5)
     rates = [float(schedule(step)) for step in (0, 5, 10, 50)]
@@ -168,9 +214,7 @@ def test_learning_rate_warms_up_from_zero_then_follows_its_decay(
 
 
 def test_without_warm_up_or_decay_the_learning_rate_is_a_constant() -> None:
-    preset = dict(
-        epochs=3, learning_rate=0.001, learning_rate_warmup_epochs=0, learning_rate_decay="none"
-    )
+    preset = Preset(batch_size=8, epochs=3, learning_rate=0.001, learning_rate_decay="none")
     assert learning_rate_schedule(preset, steps_per_epoch=7) == 0.001
 
 
@@ -178,10 +222,13 @@ def test_batch_larger_than_the_data_is_refused_before_training(
     real_images: np.ndarray, training: dict[str, Any]
 ) -> None:
     training["presets"]["default"]["batch_size"] = 1000
-    with pytest.raises(
-        InvalidParameterError, match=r"training\.presets\.default\.batch_size is 1000; .*100"
-    ):
-        train_vae(real_images[:100], real_images[100:150], training, seed=1)
+    with pytest.raises(ValueError, match=r"training\.presets\.default\.batch_size is 1000; .*100"):
+        train_vae(
+            real_images[:100],
+            real_images[100:150],
+            TrainingParameters.model_validate(training),
+            seed=1,
+        )
     assert not Path(training["checkpoint_dir"]).exists()
 
 
@@ -210,7 +257,7 @@ def test_training_without_model_inputs_says_what_to_run(
 def test_bad_runtime_parameter_stops_before_any_node(
     project_copy: Path, run_pipelines: Callable
 ) -> None:
-    with pytest.raises(InvalidParameterError, match=r"training\.latent_dim is 0"):
+    with pytest.raises(ParameterValidationError, match=r"for training\nlatent_dim\n  Input should"):
         run_pipelines(project_copy, "__default__", runtime_params={"training": {"latent_dim": 0}})
     assert not (project_copy / "data" / "test_env").exists()
 
@@ -220,10 +267,12 @@ def test_checkpoint_of_another_configuration_is_discarded(
 ) -> None:
     checkpoint = Path(training["checkpoint_dir"])
     other = {**training, "latent_dim": 3}
-    prepare_checkpoint_dir(checkpoint, other, seed=1, data_shape=(128, 28, 28, 1))
+    prepare_checkpoint_dir(
+        checkpoint, TrainingParameters.model_validate(other), seed=1, data_shape=(128, 28, 28, 1)
+    )
     (checkpoint / "latest.weights.h5").write_bytes(b"weights of a 3-d latent model")
     training["presets"]["default"].update(epochs=1, learning_rate_warmup_epochs=0)
-    _, history, _ = train_vae(real_images[:128], real_images[128:192], training, seed=1)
+    _, history, _ = run_training(real_images[:128], real_images[128:192], training, seed=1)
     assert list(history["epoch"]) == [1]
 
 
@@ -232,10 +281,10 @@ def test_steps_per_execution_changes_only_how_steps_are_dispatched(
 ) -> None:
     train, validation = real_images[:500], real_images[500:700]
     training["steps_per_execution"] = 1
-    _, one_by_one, _ = train_vae(train, validation, training, seed=1)
+    _, one_by_one, _ = run_training(train, validation, training, seed=1)
     # 8 steps per epoch in chunks of 3: the last chunk of each epoch is a short one.
     training["steps_per_execution"] = 3
-    vae, chunked, _ = train_vae(train, validation, training, seed=1)
+    vae, chunked, _ = run_training(train, validation, training, seed=1)
     assert vae.steps_per_execution == 3
     for column in ("neg_elbo", "val_neg_elbo", "learning_rate"):
         np.testing.assert_array_equal(chunked[column], one_by_one[column])

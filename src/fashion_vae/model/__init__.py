@@ -1,15 +1,42 @@
 """The VAE model: layers, losses, builders and optimizer, registered for safe `.keras` loading."""
 
 # Importing the package registers every class a saved model may name, the optimizer included.
+from .classifier import FEATURES_LAYER, build_classifier, feature_extractor
+from .inference import (
+    check_images_fit,
+    check_vae_fits,
+    decode_latents,
+    encode_images,
+    predict_in_batches,
+)
 from .optimizers import FusedAdam
-from .vae import VAE, InShards, Sampler, build_vae, kl_divergence, reconstruction_loss
+from .vae import (
+    VAE,
+    InShards,
+    Sampler,
+    VAEArchitecture,
+    VAEConfig,
+    build_vae,
+    kl_divergence,
+    reconstruction_loss,
+)
 
 __all__ = [
+    "FEATURES_LAYER",
     "VAE",
     "FusedAdam",
     "InShards",
     "Sampler",
+    "VAEArchitecture",
+    "VAEConfig",
+    "build_classifier",
     "build_vae",
+    "check_images_fit",
+    "check_vae_fits",
+    "decode_latents",
+    "encode_images",
+    "feature_extractor",
     "kl_divergence",
+    "predict_in_batches",
     "reconstruction_loss",
 ]

@@ -9,13 +9,43 @@ The decoder outputs logits: the Bernoulli likelihood is computed from them (stab
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import keras
 from keras import layers, ops
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 IMAGE_SHAPE = (28, 28, 1)
 SERIALIZATION_PACKAGE = "fashion_vae"
+# Each stride-2 layer halves the side, rounding up: 28 → 14 → 7 → 4 allows three.
+MAX_STRIDED_LAYERS = 3
+
+
+class VAEArchitecture(BaseModel):
+    """Layer sizes of the encoder and decoder; the defaults are the book's model."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    encoder_filters: list[PositiveInt] = Field(
+        [32, 64], min_length=1, max_length=MAX_STRIDED_LAYERS
+    )
+    encoder_dense_units: list[PositiveInt] = Field([16], max_length=8)
+    decoder_filters: list[PositiveInt] = Field(
+        [64, 32], min_length=1, max_length=MAX_STRIDED_LAYERS
+    )
+    decoder_dense_units: list[PositiveInt] = Field([], max_length=8)
+    kernel_size: PositiveInt = 3
+    # The name of a Keras activation.
+    activation: str = "relu"
+    # Keras dtype policy of the hidden layers ("mixed_bfloat16": float32 weights, bfloat16
+    # arithmetic). The latent heads, the logits and the loss always compute in float32.
+    dtype_policy: Literal["float32", "mixed_bfloat16"] = "float32"
+
+
+class VAEConfig(VAEArchitecture):
+    """Everything `build_vae` needs to know about the network: its architecture and latent size."""
+
+    latent_dim: PositiveInt = 200
 
 
 @keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
@@ -333,38 +363,19 @@ class VAE(keras.Model):
 
 
 def build_vae(
-    latent_dim: int,
-    *,
-    encoder_filters: Sequence[int],
-    encoder_dense_units: Sequence[int],
-    decoder_filters: Sequence[int],
-    decoder_dense_units: Sequence[int],
-    kernel_size: int = 3,
-    activation: str = "relu",
-    dtype_policy: str = "float32",
-    beta: float = 1.0,
-    seed: int | None = None,
-    batch_shards: int = 1,
+    config: VAEConfig, *, beta: float = 1.0, seed: int | None = None, batch_shards: int = 1
 ) -> VAE:
-    """Build a VAE from architecture parameters (the keys of a preset)."""
-    # `dtype_policy` (a Keras dtype policy name) applies to the hidden layers only: the latent
-    # heads, the sampler, the logits and the loss stay float32, as Keras' mixed-precision guide
-    # advises for a model's outputs.
+    """Build a VAE from its configuration, the KL weight, the seed and the batch shards."""
+    layer_sizes = {
+        "kernel_size": config.kernel_size,
+        "activation": config.activation,
+        "dtype_policy": config.dtype_policy,
+    }
     encoder = build_encoder(
-        latent_dim,
-        encoder_filters,
-        encoder_dense_units,
-        kernel_size=kernel_size,
-        activation=activation,
-        dtype_policy=dtype_policy,
+        config.latent_dim, config.encoder_filters, config.encoder_dense_units, **layer_sizes
     )
     decoder = build_decoder(
-        latent_dim,
-        decoder_filters,
-        decoder_dense_units,
-        kernel_size=kernel_size,
-        activation=activation,
-        dtype_policy=dtype_policy,
+        config.latent_dim, config.decoder_filters, config.decoder_dense_units, **layer_sizes
     )
     vae = VAE(encoder, decoder, beta=beta, seed=seed, batch_shards=batch_shards, name="vae")
     vae.build((None, *IMAGE_SHAPE))

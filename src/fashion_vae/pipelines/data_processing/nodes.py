@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from fashion_vae.parameters import DataProcessingParameters
+
 IMAGE_SIDE = 28
 N_CLASSES = 10
 
@@ -22,8 +24,6 @@ def ingest(
         raise ValueError(
             f"labels range from {labels.min()} to {labels.max()}; expected 0–{N_CLASSES - 1}"
         )
-    if max_count is not None and max_count < 1:
-        raise ValueError(f"max_count is {max_count}; expected a positive count or null")
     return np.asarray(images[:max_count]), np.asarray(labels[:max_count], dtype=np.uint8)
 
 
@@ -38,9 +38,10 @@ def add_channel_axis(images: np.ndarray) -> np.ndarray:
 
 
 def split_validation(
-    images: np.ndarray, labels: np.ndarray, validation_size: int, seed: int
+    images: np.ndarray, labels: np.ndarray, data_processing: DataProcessingParameters, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Hold out a seeded random `validation_size` images: train images, labels, then validation."""
+    validation_size = data_processing.validation_size
     if not 0 < validation_size < len(images):
         raise ValueError(
             f"data_processing.validation_size is {validation_size}; expected between 1 and "

@@ -3,11 +3,10 @@
 Images are float32 N×28×28×1 in [0, 1]. The Keras models run in batches through
 `predict_on_batch` (one compiled graph per model and batch shape); the arithmetic on their
 outputs is `fashion_vae.metrics`, in float64. Each metric node returns one section of the
-metrics JSON plus the seconds it took, which `assemble_metrics` moves into the `run` section.
+metrics JSON; their timings go to the log (see `fashion_vae.hooks.NodeTimingHook`), so that an
+unchanged rerun gives byte-identical sections.
 """
 
-import time
-from collections.abc import Mapping
 from typing import Any
 
 import keras
@@ -17,8 +16,18 @@ from scipy import special
 
 from fashion_vae import metrics
 from fashion_vae.labels import CLASS_NAMES
-from fashion_vae.model import VAE, InShards, kl_divergence
-from fashion_vae.pipelines.feature_classifier.nodes import FEATURES_LAYER
+from fashion_vae.model import (
+    VAE,
+    InShards,
+    check_images_fit,
+    check_vae_fits,
+    decode_latents,
+    encode_images,
+    feature_extractor,
+    kl_divergence,
+    predict_in_batches,
+)
+from fashion_vae.parameters import EvaluateParameters
 
 # Burda et al. (2016): a unit is active when its posterior mean varies across data by > 0.01.
 ACTIVE_UNIT_THRESHOLD = 0.01
@@ -40,50 +49,11 @@ FID_REFERENCE_DESCRIPTION = (
 _IWAE_STREAM, _PRIOR_STREAM, _SUBSET_STREAM = 1, 2, 3
 
 
-def check_images_fit(model: keras.Model, images: np.ndarray, model_name: str) -> None:
-    """Raise ValueError naming both shapes unless `images` is N × the model's input shape."""
-    expected = tuple(model.input_shape[1:])
-    if tuple(images.shape[1:]) != expected or images.ndim != len(expected) + 1:
-        raise ValueError(
-            f"{model_name} expects images of shape (N, {', '.join(map(str, expected))}) but "
-            f"the data has shape {tuple(images.shape)}; evaluate a model trained on this data"
-        )
-
-
-def _check_vae_fits(vae: VAE, images: np.ndarray) -> None:
-    """Check the VAE's encoder input and decoder output against the images."""
-    check_images_fit(vae.encoder, images, "vae_model")
-    output = tuple(vae.decoder.output_shape[1:])
-    if output != tuple(images.shape[1:]):
-        raise ValueError(
-            f"vae_model decodes images of shape (N, {', '.join(map(str, output))}) but the "
-            f"data has shape {tuple(images.shape)}"
-        )
-
-
 def _check_same_length(**arrays: np.ndarray) -> None:
     """Raise ValueError unless every array has the same first dimension."""
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"expected one row per image in each of {lengths}")
-
-
-def _predict(model: keras.Model, inputs: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Run `model` on `inputs` in batches; return its outputs (a list), concatenated."""
-    if len(inputs) == 0:
-        raise ValueError("no images to run the model on")
-    parts = []
-    for start in range(0, len(inputs), batch_size):
-        out = model.predict_on_batch(np.asarray(inputs[start : start + batch_size]))
-        parts.append(out if isinstance(out, list | tuple) else [out])
-    return [np.concatenate(columns) for columns in zip(*parts, strict=True)]
-
-
-def encode_images(vae: VAE, images: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and log-variances (N × latent_dim, float32) of the images."""
-    _check_vae_fits(vae, images)
-    z_mean, z_log_var = _predict(InShards(vae.encoder, vae.batch_shards), images, batch_size)
-    return z_mean, z_log_var
 
 
 def _log_likelihood_model(vae: VAE) -> keras.Model:
@@ -140,8 +110,7 @@ def likelihood_metrics(
     seed: int,
 ) -> dict[str, Any]:
     """Negative ELBO (reconstruction + analytic KL) and the IWAE bound, from shared samples."""
-    started = time.perf_counter()
-    _check_vae_fits(vae, images)
+    check_vae_fits(vae, images)
     _check_same_length(images=images, z_mean=z_mean, z_log_var=z_log_var)
     if not 1 <= n_samples <= iwae_samples:
         raise ValueError(f"n_samples is {n_samples}; expected 1 to iwae_samples ({iwae_samples})")
@@ -187,14 +156,7 @@ def likelihood_metrics(
             "likelihood": LIKELIHOOD_NOTE,
             "units": "nats/image",
         },
-        "seconds": time.perf_counter() - started,
     }
-
-
-def decode_latents(vae: VAE, z: np.ndarray, batch_size: int) -> np.ndarray:
-    """Pixel probabilities (float32) of latent codes, batched."""
-    (logits,) = _predict(InShards(vae.decoder, vae.batch_shards), z, batch_size)
-    return special.expit(logits).astype(np.float32)
 
 
 def _quality(images: np.ndarray, reconstructions: np.ndarray, ssim: np.ndarray) -> dict:
@@ -213,8 +175,7 @@ def reconstruction_metrics(
     vae: VAE, images: np.ndarray, labels: np.ndarray, z_mean: np.ndarray, batch_size: int
 ) -> dict[str, Any]:
     """MSE, PSNR and SSIM of the posterior-mean reconstructions, overall and per class."""
-    started = time.perf_counter()
-    _check_vae_fits(vae, images)
+    check_vae_fits(vae, images)
     _check_same_length(images=images, labels=labels, z_mean=z_mean)
     images = np.asarray(images)
     labels = np.asarray(labels)
@@ -227,13 +188,11 @@ def reconstruction_metrics(
     return {
         **_quality(images, reconstructions, ssim),
         "per_class": per_class,
-        "seconds": time.perf_counter() - started,
     }
 
 
 def latent_metrics(z_mean: np.ndarray, z_log_var: np.ndarray) -> dict[str, Any]:
     """Active units and the KL per latent dimension, from the test posteriors."""
-    started = time.perf_counter()
     kl = metrics.kl_per_dimension(z_mean, z_log_var)
     return {
         "latent_dim": int(z_mean.shape[1]),
@@ -248,7 +207,6 @@ def latent_metrics(z_mean: np.ndarray, z_log_var: np.ndarray) -> dict[str, Any]:
             "values": [float(v) for v in kl],
             "units": "nats/image",
         },
-        "seconds": time.perf_counter() - started,
     }
 
 
@@ -265,7 +223,6 @@ def feature_learning_metrics(
     seed: int,
 ) -> dict[str, Any]:
     """Linear-probe and k-NN test accuracy on posterior means (train: a seeded subset if set)."""
-    started = time.perf_counter()
     _check_same_length(train_images=train_images, train_labels=train_labels)
     _check_same_length(test_z_mean=test_z_mean, test_labels=test_labels)
     index = np.arange(len(train_images))
@@ -291,7 +248,6 @@ def feature_learning_metrics(
         "n_train": len(index),
         "n_test": len(test_labels),
         "features": "posterior means",
-        "seconds": time.perf_counter() - started,
     }
 
 
@@ -300,22 +256,10 @@ def sample_prior(
 ) -> np.ndarray:
     """Decode `n_generated` seeded draws z ~ N(0, I) to pixel probabilities (float32)."""
     # The test images only vouch that the samples are comparable to them.
-    _check_vae_fits(vae, test_images)
+    check_vae_fits(vae, test_images)
     rng = np.random.default_rng((seed, _PRIOR_STREAM))
     z = rng.standard_normal((n_generated, vae.latent_dim), dtype=np.float32)
     return decode_latents(vae, z, batch_size)
-
-
-def _feature_extractor(classifier: keras.Model) -> keras.Model:
-    """A model image → (penultimate-layer features, logits) sharing the classifier's weights."""
-    try:
-        features = classifier.get_layer(FEATURES_LAYER).output
-    except ValueError as error:
-        raise ValueError(
-            f"fashion_classifier has no layer named {FEATURES_LAYER!r}; retrain it with "
-            "the feature_classifier pipeline"
-        ) from error
-    return keras.Model(classifier.inputs, [features, classifier.outputs[0]])
 
 
 def generation_metrics(
@@ -328,14 +272,13 @@ def generation_metrics(
     batch_size: int,
 ) -> dict[str, Any]:
     """Fréchet distance of generated to test images in classifier features, and class shares."""
-    started = time.perf_counter()
     for images in (test_images, reference_images, generated):
         check_images_fit(classifier, images, "fashion_classifier")
     _check_same_length(test_images=test_images, test_labels=test_labels)
-    extractor = _feature_extractor(classifier)
-    test_features, test_logits = _predict(extractor, test_images, batch_size)
-    generated_features, generated_logits = _predict(extractor, generated, batch_size)
-    reference_features, _ = _predict(extractor, reference_images, batch_size)
+    extractor = feature_extractor(classifier)
+    test_features, test_logits = predict_in_batches(extractor, test_images, batch_size)
+    generated_features, generated_logits = predict_in_batches(extractor, generated, batch_size)
+    reference_features, _ = predict_in_batches(extractor, reference_images, batch_size)
     distribution = metrics.class_distribution(special.softmax(generated_logits, axis=1))
     shares = distribution.pop("shares")
     return {
@@ -354,7 +297,6 @@ def generation_metrics(
             "smallest_class": CLASS_NAMES[int(np.argmin(shares))],
             "shares": dict(zip(CLASS_NAMES, shares, strict=True)),
         },
-        "seconds": time.perf_counter() - started,
     }
 
 
@@ -366,28 +308,21 @@ def assemble_metrics(
     latent: dict[str, Any],
     feature_learning: dict[str, Any],
     generation: dict[str, Any],
-    parameters: Mapping[str, Any],
+    evaluate: EvaluateParameters,
     seed: int,
 ) -> dict[str, Any]:
-    """Nest the sections into the metrics JSON, with a `run` section of sizes and timings."""
-    sections = {
-        "reconstruction": dict(reconstruction),
-        "latent": dict(latent),
-        "feature_learning": dict(feature_learning),
-        "generation": dict(generation),
-    }
-    seconds = {"likelihood": likelihood["seconds"]}
-    seconds.update({name: section.pop("seconds") for name, section in sections.items()})
+    """Nest the sections into the metrics JSON, after a `run` section of sizes and settings."""
     return {
         "run": {
             "model_latent_dim": int(test_z_mean.shape[1]),
             "n_test_images": len(test_z_mean),
             "seed": seed,
-            "parameters": dict(parameters),
-            "seconds": sum(seconds.values()),
-            "seconds_by_section": seconds,
+            "parameters": evaluate.model_dump(mode="json"),
         },
         "elbo": likelihood["elbo"],
         "log_likelihood": likelihood["log_likelihood"],
-        **sections,
+        "reconstruction": reconstruction,
+        "latent": latent,
+        "feature_learning": feature_learning,
+        "generation": generation,
     }

@@ -22,5 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "fashion_classifier",
                 name="train_fashion_classifier",
             )
-        ]
+        ],
+        namespace="feature_classifier",
+        prefix_datasets_with_namespace=False,
     )

@@ -4,7 +4,6 @@ import json
 import logging
 import shutil
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
@@ -14,45 +13,40 @@ from fashion_vae.batching import array_batches
 from fashion_vae.model import VAE, build_vae
 from fashion_vae.model.callbacks import EpochRecorder, KLWarmup, StopOnNaN
 from fashion_vae.model.optimizers import FusedAdam
-from fashion_vae.parameters import (
-    InvalidParameterError,
-    resolve_preset,
-    validate_training_parameters,
-    without_display_settings,
-)
+from fashion_vae.parameters import Preset, TrainingParameters
 
 logger = logging.getLogger(__name__)
 
 
 def learning_rate_schedule(
-    preset: dict[str, Any], steps_per_epoch: int
+    preset: Preset, steps_per_epoch: int
 ) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """Adam's learning rate: an optional linear warm-up from 0, then constant or cosine to 1%."""
-    peak = preset["learning_rate"]
-    warmup_steps = preset["learning_rate_warmup_epochs"] * steps_per_epoch
-    if preset["learning_rate_decay"] == "none" and warmup_steps == 0:
+    peak = preset.learning_rate
+    warmup_steps = preset.learning_rate_warmup_epochs * steps_per_epoch
+    if preset.learning_rate_decay == "none" and warmup_steps == 0:
         return peak
     # Keras' CosineDecay warms up from its initial rate to `warmup_target`, then decays over
     # `decay_steps`; alpha 1 makes the decay a constant.
     return keras.optimizers.schedules.CosineDecay(
         0.0 if warmup_steps else peak,
-        decay_steps=preset["epochs"] * steps_per_epoch - warmup_steps,
-        alpha=0.01 if preset["learning_rate_decay"] == "cosine" else 1.0,
+        decay_steps=preset.epochs * steps_per_epoch - warmup_steps,
+        alpha=0.01 if preset.learning_rate_decay == "cosine" else 1.0,
         warmup_target=peak if warmup_steps else None,
         warmup_steps=warmup_steps,
     )
 
 
 def prepare_checkpoint_dir(
-    checkpoint_dir: Path, training: dict[str, Any], seed: int, data_shape: tuple[int, ...]
+    checkpoint_dir: Path, training: TrainingParameters, seed: int, data_shape: tuple[int, ...]
 ) -> None:
     """Keep a checkpoint only to resume the very same run; otherwise start from scratch."""
     # Everything that shapes the weights, not how progress is displayed.
-    settings = without_display_settings(training)
+    settings = training.model_dump(mode="json", exclude={"verbose"})
     run = json.dumps({"training": settings, "seed": seed, "data_shape": list(data_shape)})
     run_file = checkpoint_dir / "run.json"
     if checkpoint_dir.exists() and (
-        not training["resume"] or not run_file.exists() or run_file.read_text() != run
+        not training.resume or not run_file.exists() or run_file.read_text() != run
     ):
         # Another configuration's weights would not fit, or would silently mix two runs.
         logger.info("Discarding the checkpoint in %s: not this run's", checkpoint_dir)
@@ -64,56 +58,53 @@ def prepare_checkpoint_dir(
 def train_vae(
     train_images: np.ndarray,
     validation_images: np.ndarray,
-    training: dict[str, Any],
+    training: TrainingParameters,
     seed: int,
 ) -> tuple[VAE, pd.DataFrame, np.ndarray]:
     """Train the VAE; return it, its per-epoch history and its per-epoch prior samples."""
-    validate_training_parameters(training)
-    preset = resolve_preset(training)
-    batch_size = preset["batch_size"]
-    if batch_size > len(train_images):
-        raise InvalidParameterError(
-            f"parameter training.presets.{training['preset']}.batch_size is {batch_size}; "
+    preset = training.recipe
+    if preset.batch_size > len(train_images):
+        raise ValueError(
+            f"parameter training.presets.{training.preset}.batch_size is {preset.batch_size}; "
             f"expected at most the {len(train_images)} training images"
         )
-    checkpoint_dir = Path(training["checkpoint_dir"])
+    checkpoint_dir = Path(training.checkpoint_dir)
     prepare_checkpoint_dir(checkpoint_dir, training, seed, train_images.shape)
 
     keras.utils.set_random_seed(seed)
     vae = build_vae(
-        **preset["model"], beta=training["beta"], seed=seed, batch_shards=training["batch_shards"]
+        training.vae_config, beta=training.beta, seed=seed, batch_shards=training.batch_shards
     )
-    steps_per_epoch = -(-len(train_images) // batch_size)
-    learning_rate = learning_rate_schedule(preset, steps_per_epoch)
+    steps_per_epoch = -(-len(train_images) // preset.batch_size)
     vae.compile(
-        optimizer=FusedAdam(learning_rate=learning_rate),
-        steps_per_execution=training["steps_per_execution"],
+        optimizer=FusedAdam(learning_rate=learning_rate_schedule(preset, steps_per_epoch)),
+        steps_per_execution=training.steps_per_execution,
     )
     prior_samples = np.random.default_rng(seed).standard_normal(
-        (training["progress_samples"], vae.latent_dim), dtype=np.float32
+        (training.progress_samples, vae.latent_dim), dtype=np.float32
     )
     nan_guard = StopOnNaN()
     recorder = EpochRecorder(prior_samples, len(train_images), checkpoint_dir)
     callbacks = [
-        KLWarmup(training["beta"], training["kl_warmup_epochs"]),
+        KLWarmup(training.beta, training.kl_warmup_epochs),
         nan_guard,
         recorder,
         keras.callbacks.EarlyStopping(
             monitor="val_neg_elbo",
             mode="min",
-            patience=training["early_stopping_patience"],
+            patience=training.early_stopping_patience,
             restore_best_weights=True,
         ),
         # Last, so that the recorder's file is written before the weights it belongs to.
         keras.callbacks.BackupAndRestore(str(checkpoint_dir)),
     ]
     vae.fit(
-        array_batches(np.asarray(train_images), batch_size, shuffle_seed=seed),
-        validation_data=array_batches(np.asarray(validation_images), batch_size),
-        epochs=preset["epochs"],
+        array_batches(np.asarray(train_images), preset.batch_size, shuffle_seed=seed),
+        validation_data=array_batches(np.asarray(validation_images), preset.batch_size),
+        epochs=preset.epochs,
         callbacks=callbacks,
         shuffle=False,  # array_batches shuffles, with the seed
-        verbose=training["verbose"],
+        verbose=training.verbose,
     )
-    nan_guard.raise_if_diverged(f"training.presets.{training['preset']}.learning_rate")
+    nan_guard.raise_if_diverged(f"training.presets.{training.preset}.learning_rate")
     return vae, pd.DataFrame(recorder.epochs), recorder.progress_images()

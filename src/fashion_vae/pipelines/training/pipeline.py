@@ -15,5 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["vae_model", "training_history", "training_progress"],
                 name="train_vae",
             )
-        ]
+        ],
+        namespace="training",
+        prefix_datasets_with_namespace=False,
     )

@@ -1,8 +1,8 @@
-"""Wiring of the report nodes, tagged `report`, which the evaluate pipeline includes."""
+"""Wiring of the report pipeline."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from .report_nodes import (
+from .nodes import (
     build_report_page,
     plot_interpolations,
     plot_latent_map_pca,
@@ -31,7 +31,7 @@ FIGURES = [
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Draw every report figure and the report page."""
+    """Draw every figure of the stored model and gather them in the report page."""
     return pipeline(
         [
             node(
@@ -88,11 +88,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                 {
                     "metrics": "metrics",
                     "training_progress": "training_progress",
+                    "report": "params:report",
                     **{name: f"{name}@png" for name in FIGURES},
                 },
                 ["report_page", "training_progress_gif"],
                 name="build_report_page",
             ),
         ],
-        tags="report",
+        namespace="report",
+        prefix_datasets_with_namespace=False,
     )

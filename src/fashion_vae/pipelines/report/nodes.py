@@ -1,7 +1,6 @@
 """Nodes that draw the report figures and gather them, with the metrics, in one HTML page."""
 
 import io
-from datetime import UTC, datetime
 from typing import Any
 
 import keras
@@ -10,8 +9,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from PIL import Image
 
-from fashion_vae.model import VAE
-from fashion_vae.pipelines.evaluate.nodes import decode_latents
+from fashion_vae.model import VAE, decode_latents
+from fashion_vae.parameters import ReportParameters
 from fashion_vae.reporting import (
     build_report,
     interpolations_figure,
@@ -64,19 +63,19 @@ def plot_interpolations(
     vae: VAE,
     test_posterior_mean: np.ndarray,
     test_labels: np.ndarray,
-    report: dict[str, Any],
+    report: ReportParameters,
     seed: int,
 ) -> Figure:
     """Decode straight latent paths between pairs of test images of different classes."""
     labels = np.asarray(test_labels)
     rng = np.random.default_rng(seed)
     starts, ends = [], []
-    while len(starts) < report["interpolation_rows"]:
+    while len(starts) < report.interpolation_rows:
         start, end = rng.choice(len(labels), size=2, replace=False)
         if labels[start] != labels[end]:
             starts.append(start)
             ends.append(end)
-    weights = np.linspace(0.0, 1.0, report["interpolation_steps"])[None, :, None]
+    weights = np.linspace(0.0, 1.0, report.interpolation_steps)[None, :, None]
     z_start = test_posterior_mean[starts][:, None, :]
     z_end = test_posterior_mean[ends][:, None, :]
     paths = (1 - weights) * z_start + weights * z_end
@@ -94,24 +93,24 @@ def plot_latent_map_pca(test_posterior_mean: np.ndarray, test_labels: np.ndarray
 
 
 def plot_latent_map_tsne(
-    test_posterior_mean: np.ndarray, test_labels: np.ndarray, report: dict[str, Any], seed: int
+    test_posterior_mean: np.ndarray, test_labels: np.ndarray, report: ReportParameters, seed: int
 ) -> Figure:
     """Embed a seeded subset of the test posterior means with t-SNE (a note when disabled)."""
-    if not report["tsne_points"]:
+    if not report.tsne_points:
         figure = Figure(figsize=(6, 1))
         figure.text(0.5, 0.5, "t-SNE is off (report.tsne_points: 0)", ha="center", va="center")
         return figure
-    points, used = project_2d(test_posterior_mean, "tsne", report["tsne_points"], seed)
+    points, used = project_2d(test_posterior_mean, "tsne", report.tsne_points, seed)
     return latent_map_figure(points, np.asarray(test_labels)[used], "tsne")
 
 
 def plot_latent_traversals(
-    vae: VAE, test_posterior_mean: np.ndarray, report: dict[str, Any]
+    vae: VAE, test_posterior_mean: np.ndarray, report: ReportParameters
 ) -> Figure:
     """Vary the most active latent dimensions one at a time around the first test image."""
     spread = np.var(test_posterior_mean, axis=0)
-    dimensions = np.argsort(spread)[::-1][: report["traversal_dimensions"]]
-    values = np.linspace(-3.0, 3.0, report["traversal_steps"])
+    dimensions = np.argsort(spread)[::-1][: report.traversal_dimensions]
+    values = np.linspace(-3.0, 3.0, report.traversal_steps)
     codes = traversal_codes(test_posterior_mean[0], dimensions, values)
     decoded = decode_latents(
         vae, codes.reshape(-1, codes.shape[-1]).astype(np.float32), DECODE_BATCH
@@ -146,12 +145,13 @@ def _png_bytes(image: Image.Image) -> bytes:
 
 
 def build_report_page(
-    metrics: dict[str, Any], training_progress: np.ndarray, **figures: Any
+    metrics: dict[str, Any],
+    training_progress: np.ndarray,
+    report: ReportParameters,
+    **figures: Image.Image,
 ) -> tuple[str, Image.Image]:
     """Gather metrics and figures (PNG images) in one self-contained page; also return the GIF."""
     gif = progress_gif(training_progress)
     pngs = {name: _png_bytes(image) for name, image in figures.items()}
-    page = build_report(
-        metrics, pngs, CAPTIONS, gif, generated_at=datetime.now(UTC).isoformat(timespec="seconds")
-    )
+    page = build_report(metrics, pngs, CAPTIONS, gif, reference=report.textbook_reference)
     return page, Image.open(io.BytesIO(gif))

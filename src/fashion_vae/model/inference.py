@@ -1,0 +1,57 @@
+"""Batched inference with a stored model: shape checks, encoding, decoding.
+
+Every pipeline that runs a model on many images uses these, so that batching and the checks
+that name a mismatched model live in one place.
+"""
+
+import keras
+import numpy as np
+from scipy import special
+
+from .vae import VAE, InShards
+
+
+def check_images_fit(model: keras.Model, images: np.ndarray, model_name: str) -> None:
+    """Raise ValueError naming both shapes unless `images` is N × the model's input shape."""
+    expected = tuple(model.input_shape[1:])
+    if tuple(images.shape[1:]) != expected or images.ndim != len(expected) + 1:
+        raise ValueError(
+            f"{model_name} expects images of shape (N, {', '.join(map(str, expected))}) but "
+            f"the data has shape {tuple(images.shape)}; evaluate a model trained on this data"
+        )
+
+
+def check_vae_fits(vae: VAE, images: np.ndarray) -> None:
+    """Check the VAE's encoder input and decoder output against the images."""
+    check_images_fit(vae.encoder, images, "vae_model")
+    output = tuple(vae.decoder.output_shape[1:])
+    if output != tuple(images.shape[1:]):
+        raise ValueError(
+            f"vae_model decodes images of shape (N, {', '.join(map(str, output))}) but the "
+            f"data has shape {tuple(images.shape)}"
+        )
+
+
+def predict_in_batches(model: keras.Model, inputs: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Run `model` on `inputs` in batches; return its outputs (a list), concatenated."""
+    if len(inputs) == 0:
+        raise ValueError("no images to run the model on")
+    parts = []
+    for start in range(0, len(inputs), batch_size):
+        out = model.predict_on_batch(np.asarray(inputs[start : start + batch_size]))
+        parts.append(out if isinstance(out, list | tuple) else [out])
+    return [np.concatenate(columns) for columns in zip(*parts, strict=True)]
+
+
+def encode_images(vae: VAE, images: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and log-variances (N × latent_dim, float32) of the images."""
+    check_vae_fits(vae, images)
+    encoder = InShards(vae.encoder, vae.batch_shards)
+    z_mean, z_log_var = predict_in_batches(encoder, images, batch_size)
+    return z_mean, z_log_var
+
+
+def decode_latents(vae: VAE, z: np.ndarray, batch_size: int) -> np.ndarray:
+    """Pixel probabilities (float32) of latent codes, batched."""
+    (logits,) = predict_in_batches(InShards(vae.decoder, vae.batch_shards), z, batch_size)
+    return special.expit(logits).astype(np.float32)
