@@ -36,7 +36,7 @@ def _how_to_produce(name: str, dataset: Any) -> str:
             producers.append(module.name)
     if not producers:
         return "no pipeline of this project writes it"
-    return f"run `kedro run --pipeline={producers[0]}` (or `kedro run`) first"
+    return f"run `kedro run --pipelines={producers[0]}` (or `kedro run`) first"
 
 
 class MissingInputsHook:

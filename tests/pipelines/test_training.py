@@ -250,7 +250,7 @@ def test_training_pipeline_stores_a_versioned_model(
 def test_training_without_model_inputs_says_what_to_run(
     project_copy: Path, run_pipelines: Callable
 ) -> None:
-    with pytest.raises(FileNotFoundError, match=r"kedro run --pipeline=data_processing"):
+    with pytest.raises(FileNotFoundError, match=r"kedro run --pipelines=data_processing"):
         run_pipelines(project_copy, "training")
 
 
