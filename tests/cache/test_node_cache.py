@@ -1,5 +1,6 @@
 """The caching runner on a throw-away pipeline whose node source a test can edit."""
 
+import json
 import types
 from collections.abc import Callable
 from itertools import count
@@ -11,7 +12,7 @@ from kedro.io import DataCatalog, MemoryDataset, SharedMemoryDataCatalog, Versio
 from kedro.pipeline import Pipeline, node, pipeline
 from kedro.runner import ParallelRunner, ThreadRunner
 
-from fashion_vae.cache import REUSED, CachingRunner, with_cache
+from fashion_vae.cache import MANIFEST_DATASET, REUSED, CachingRunner, ManifestDataset, with_cache
 from fashion_vae.datasets import NumpyDataset
 
 WriteModule = Callable[[str], types.ModuleType]
@@ -279,3 +280,26 @@ def test_a_pinned_version_also_pins_its_transcoded_names(
     project.params["shift"] = 3.0
     assert run() == {"make": REUSED, "offset": "parameter shift changed"}
     np.testing.assert_allclose(project.load("shifted"), recorded + 3.0)
+
+
+def test_a_runner_built_without_a_manifest_finds_it_in_the_catalog(
+    project: Project, nodes: types.ModuleType
+) -> None:
+    """As `kedro run --runner fashion_vae.cache.CachingRunner` builds it: no context, no path."""
+    (project.root / "pyproject.toml").write_text('[tool.kedro]\npackage_name = "demo"\n')
+
+    def run(with_entry: bool = True) -> dict[str, str]:
+        catalog = project.catalog(next(_versions))
+        if with_entry:
+            manifest = ManifestDataset(filepath=str(project.data / ".cache_manifest.json"))
+            catalog[MANIFEST_DATASET] = manifest
+        runner = CachingRunner(packages={project.package})
+        runner.run(_pipeline(nodes), catalog)
+        return runner.decisions
+
+    assert run() == dict.fromkeys(ALL, "no cache record")
+    assert project.run(nodes) == dict.fromkeys(ALL, REUSED)  # paths relative to the project
+    manifest = json.loads((project.data / ".cache_manifest.json").read_text())
+    assert manifest["nodes"]["total"]["outputs"]["total"]["path"] == "data/total.npy"
+    with pytest.raises(ValueError, match="cache_manifest:\n  type: fashion_vae.cache"):
+        run(with_entry=False)

@@ -17,7 +17,7 @@ from kedro.framework.startup import bootstrap_project
 
 import fashion_vae.cli
 import fashion_vae.pipelines
-from fashion_vae.cache import REUSED, make_runner
+from fashion_vae.cache import MANIFEST_DATASET, REUSED, CacheMixin, make_runner, manifest_path
 from fashion_vae.cache.fingerprint import CodeFingerprinter
 from fashion_vae.pipelines.data_processing import nodes as data_processing_nodes
 
@@ -140,18 +140,33 @@ def test_a_truncated_npy_is_recomputed_not_loaded(project: Path) -> None:
 
 def _cli_run(project: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> dict[str, str]:
     """`kedro run --env test ARGS` through the project's CLI; the runner's decisions."""
-    runners = []
+    runners: list[CacheMixin] = []
+    real_init = CacheMixin.__init__
 
-    def recording_make_runner(*make_args: Any, **kwargs: Any) -> Any:
-        runners.append(make_runner(*make_args, **kwargs))
-        return runners[-1]
+    def recording_init(self: CacheMixin, **kwargs: Any) -> None:
+        real_init(self, **kwargs)
+        runners.append(self)
 
-    monkeypatch.setattr(fashion_vae.cli, "make_runner", recording_make_runner)
+    monkeypatch.setattr(CacheMixin, "__init__", recording_init)
     bootstrap_project(project)
     with contextlib.chdir(project):
         result = CliRunner().invoke(fashion_vae.cli.cli, ["run", "--env", "test", *args])
     assert result.exit_code == 0, result.output
+    assert len(runners) == 1
     return runners[0].decisions
+
+
+def test_the_catalog_names_each_environments_manifest(project: Path) -> None:
+    """`kedro run` builds its runner before any context: the catalog says where the manifest is."""
+    bootstrap_project(project)
+    for env, output_dir in ((None, "data"), ("test", OUTPUTS)):
+        with KedroSession.create(project, env=env) as session:
+            context = session.load_context()
+            assert MANIFEST_DATASET in context.config_loader["catalog"], "see cache/manifest.py"
+            manifest = context.catalog.load(MANIFEST_DATASET)
+        assert manifest.path == project / output_dir / ".cache_manifest.json"
+        assert manifest.root == project
+        assert manifest_path(context) == manifest.path  # what make_runner uses
 
 
 def test_cli_no_cache_from_nodes_and_only_missing_outputs(
@@ -167,3 +182,19 @@ def test_cli_no_cache_from_nodes_and_only_missing_outputs(
     (project / OUTPUTS / "05_model_input" / "test_images.npy").unlink()
     only_missing = _cli_run(project, monkeypatch, *pipeline, "--only-missing-outputs")
     assert only_missing == {"add_channel_axis_test": "output model_input_test missing"}
+
+
+def test_cli_runner_names_and_runner_params(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kedro's runner names get the cache; `--runner-params enabled=false` is `--no-cache`."""
+    pipeline = ["--pipelines", "data_processing"]
+    threads = _cli_run(project, monkeypatch, *pipeline, "--runner", "ThreadRunner")
+    assert threads == dict.fromkeys(NODES["data_processing"], REUSED)
+    disabled = _cli_run(project, monkeypatch, *pipeline, "--runner-params", "enabled=false")
+    assert disabled == dict.fromkeys(NODES["data_processing"], "cache disabled (--no-cache)")
+
+    bootstrap_project(project)
+    with contextlib.chdir(project):
+        plain = ["run", "--env", "test", *pipeline, "--runner", "kedro.runner.SequentialRunner"]
+        refused = CliRunner().invoke(fashion_vae.cli.cli, [*plain, "--no-cache"])
+    assert refused.exit_code != 0
+    assert "--no-cache needs a caching runner" in refused.output

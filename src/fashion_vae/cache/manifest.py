@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import fsspec
+from kedro.io import AbstractDataset, DatasetError
+from kedro.utils import find_kedro_project
 
 from fashion_vae.datasets._atomic import write_atomically
 
@@ -86,3 +88,38 @@ def _read(path: Path) -> dict[str, Any]:
         logger.warning("Ignoring cache manifest %s of another format: every node reruns", path)
         return {}
     return data
+
+
+class ManifestDataset(AbstractDataset[Manifest, Manifest]):
+    """The manifest as a catalog entry, so that a caching runner finds it from the catalog.
+
+    `kedro run` builds its runner before the session has a context, so the runner cannot ask
+    the context where the environment's outputs go; the catalog it is handed can say, e.g.
+
+        cache_manifest:
+          type: fashion_vae.cache.ManifestDataset
+          filepath: ${globals:output_dir}/.cache_manifest.json
+
+    Recorded paths are relative to the Kedro project that holds the manifest (the manifest's
+    own folder if none does), as `make_runner` records them.
+    """
+
+    def __init__(self, *, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+        """`filepath`: the manifest's file (Kedro makes a relative one relative to the project)."""
+        self._path = Path(filepath)
+        self.metadata = metadata
+
+    def load(self) -> Manifest:
+        """The manifest's records: empty when the file does not exist yet."""
+        path = self._path.absolute()
+        return Manifest(path, find_kedro_project(path.parent) or path.parent)
+
+    def save(self, data: Manifest) -> None:
+        """Refused: the runner saves the manifest it loaded itself, after every node it runs."""
+        raise DatasetError(f"{type(self).__name__} is read-only: a caching runner writes it")
+
+    def _exists(self) -> bool:
+        return self._path.is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._path)}

@@ -183,6 +183,11 @@ def _data_inputs(node: Node) -> list[str]:
     return [name for name in node.inputs if name not in params]
 
 
+# Not public: Kedro has no API for "the local file a dataset loads", so the helpers below read
+# the attributes that kedro-datasets and this project's datasets share (`_protocol`,
+# `_filepath`, `_get_load_path` of AbstractVersionedDataset, `_version`, `_EPHEMERAL`).
+
+
 def _is_persisted(dataset: AbstractDataset | None) -> bool:
     """Whether `dataset` is a local file or folder, which the cache can hash."""
     return (

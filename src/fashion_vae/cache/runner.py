@@ -14,14 +14,15 @@ from kedro.framework.context import KedroContext
 from kedro.io import CatalogProtocol
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
-from kedro.runner import AbstractRunner, SequentialRunner
-from kedro.runner.task import Task
+from kedro.runner import AbstractRunner, ParallelRunner, SequentialRunner, Task, ThreadRunner
 from pluggy import PluginManager
 
 from .manifest import Manifest
 from .node_cache import NodeCache
 
 MANIFEST_NAME = ".cache_manifest.json"
+# The catalog entry (a ManifestDataset) where a runner built without a manifest path finds it.
+MANIFEST_DATASET = "cache_manifest"
 REUSED = "reused"
 
 
@@ -36,17 +37,24 @@ class CacheMixin(AbstractRunner):
     def __init__(
         self,
         *,
-        manifest_path: Path,
-        project_path: Path,
         enabled: bool = True,
+        manifest_path: Path | None = None,
+        project_path: Path | None = None,
         packages: Collection[str] = (),
         **runner_kwargs: Any,
     ) -> None:
-        """Caches in `manifest_path`; code references are followed into `packages`."""
+        """A runner that caches in `manifest_path`, or else in the catalog's `cache_manifest`.
+
+        `kedro run --runner fashion_vae.cache.CachingRunner` builds it with no arguments but
+        `--runner-params` (`enabled=false` turns the cache off), before any context exists:
+        the manifest is then the catalog's `cache_manifest` entry (a `ManifestDataset`).
+        Recorded paths are relative to `project_path` (default: the manifest's folder), and
+        code references are followed into `packages` (default: the Kedro project's package).
+        """
         super().__init__(**runner_kwargs)
+        self._enabled = enabled
         self._manifest_path = manifest_path
         self._project_path = project_path
-        self._enabled = enabled
         # Read now, not at import: Kedro sets the package name when it configures the project.
         self._packages = tuple(packages) or (
             (project.PACKAGE_NAME,) if project.PACKAGE_NAME else ()
@@ -62,11 +70,15 @@ class CacheMixin(AbstractRunner):
         run_id: str | None = None,
     ) -> None:
         """Run the nodes that cannot be reused, with the runner's executor, recording each."""
+        # Not public, and no public alternative: `_run` is the method Kedro's docs tell a custom
+        # runner to implement, and these underscored helpers are AbstractRunner's protected API
+        # for it (each runner class overrides some), so Thread/ParallelRunner keep their checks,
+        # shared-memory datasets and executors. Kedro has no hook that could skip a node.
         self._validate_catalog(catalog)
         self._validate_nodes(pipeline.nodes)
         self._set_manager_datasets(catalog)
         self.decisions = {}
-        manifest = Manifest(self._manifest_path, self._project_path)
+        manifest = self._manifest(catalog)
         cache = NodeCache(manifest, catalog, pipeline.datasets(), self._packages)
         pool = self._get_executor(self._get_required_workers_count(pipeline))
         try:
@@ -78,6 +90,20 @@ class CacheMixin(AbstractRunner):
             manifest.save(prune=True)
         ran = sum(decision != REUSED for decision in self.decisions.values())
         self._logger.info("Cache: reused %d nodes, ran %d", len(self.decisions) - ran, ran)
+
+    def _manifest(self, catalog: CatalogProtocol) -> Manifest:
+        """The manifest given to the constructor, or else the catalog's `cache_manifest`."""
+        if self._manifest_path is not None:
+            return Manifest(self._manifest_path, self._project_path or self._manifest_path.parent)
+        if MANIFEST_DATASET in catalog:
+            manifest = catalog.load(MANIFEST_DATASET)
+            if isinstance(manifest, Manifest):
+                return manifest
+        raise ValueError(
+            f"{type(self).__name__} needs a manifest: give it `manifest_path`, or add to the "
+            f"catalog\n\n{MANIFEST_DATASET}:\n  type: fashion_vae.cache.ManifestDataset\n"
+            "  filepath: ${globals:output_dir}/.cache_manifest.json\n"
+        )
 
     def _schedule(
         self,
@@ -165,7 +191,23 @@ class CacheMixin(AbstractRunner):
 
 
 class CachingRunner(CacheMixin, SequentialRunner):
-    """Kedro's SequentialRunner with the cache."""
+    """Kedro's SequentialRunner with the cache, the default runner of `kedro run`."""
+
+
+class CachingThreadRunner(CacheMixin, ThreadRunner):
+    """Kedro's ThreadRunner with the cache."""
+
+
+class CachingParallelRunner(CacheMixin, ParallelRunner):
+    """Kedro's ParallelRunner with the cache."""
+
+
+# Kedro's runners, by the names `kedro run --runner` takes, and their caching versions.
+_CACHING = {
+    SequentialRunner: CachingRunner,
+    ThreadRunner: CachingThreadRunner,
+    ParallelRunner: CachingParallelRunner,
+}
 
 
 class _InlineExecutor(Executor):
@@ -182,15 +224,21 @@ class _InlineExecutor(Executor):
 
 
 def manifest_path(context: KedroContext) -> Path:
-    """`<project>/<globals output_dir>/.cache_manifest.json`: beside the environment's outputs."""
+    """The environment's manifest: the catalog's `cache_manifest` entry, by default
+    `<project>/<globals output_dir>/.cache_manifest.json`, beside the environment's outputs."""
+    entry = context.config_loader["catalog"].get(MANIFEST_DATASET) or {}
+    if "filepath" in entry:
+        return Path(context.project_path) / entry["filepath"]  # as Kedro resolves it
     output_dir = context.config_loader["globals"].get("output_dir", "data")
     return Path(context.project_path) / output_dir / MANIFEST_NAME
 
 
 def with_cache(runner_class: type[AbstractRunner]) -> type[CacheMixin]:
     """`runner_class` extended with the cache (its constructor takes CacheMixin's arguments)."""
-    if runner_class is SequentialRunner:
-        return CachingRunner
+    if issubclass(runner_class, CacheMixin):
+        return runner_class
+    if runner_class in _CACHING:
+        return _CACHING[runner_class]
     return type(f"Caching{runner_class.__name__}", (CacheMixin, runner_class), {})
 
 
@@ -200,7 +248,7 @@ def make_runner(
     *,
     enabled: bool = True,
     **runner_kwargs: Any,
-) -> AbstractRunner:
+) -> CacheMixin:
     """A `runner_class` runner that caches in the manifest of `context`'s environment."""
     return with_cache(runner_class)(
         manifest_path=manifest_path(context),
