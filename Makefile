@@ -9,7 +9,7 @@ DEBIAN_DATA_DIR := /usr/share/datasets/fashion-mnist
 # Kedro telemetry is refused by .telemetry too; this covers commands run outside the project root.
 export KEDRO_DISABLE_TELEMETRY := 1
 
-.PHONY: run test data setup lint viz
+.PHONY: run test data setup lint viz viz-build
 
 # The stamp is remade whenever pyproject.toml changes, so `make` reinstalls only when needed.
 $(BIN)/.installed: pyproject.toml
@@ -39,5 +39,12 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# kedro-viz: each pipeline is a group that expands; selecting `metrics` (or the training
+# history) shows a preview of what the last `kedro run` wrote. `viz-build` writes the same
+# app, previews included, as static files in build/ (serve it with any web server). For
+# another environment prefix KEDRO_ENV, e.g. `KEDRO_ENV=test make viz-build`.
 viz: setup
 	$(BIN)/kedro viz run
+
+viz-build: setup
+	$(BIN)/kedro viz build --include-previews
