@@ -7,7 +7,7 @@ on the real model inputs for the same number of epochs, with the project's
 median seconds per epoch, the total training time relative to the first variant, and the test
 negative ELBO with its KL term (single posterior sample, nats/image).
 
-Needs the model inputs: `make data && .venv/bin/kedro run --pipeline=data_processing`.
+Needs the model inputs: `make data && .venv/bin/kedro run --pipelines=data_processing`.
 Run: `.venv/bin/python benchmarks/preset_ablation.py --epochs 10 [--images 55000]
 [--variants textbook,no_dense16,...]`.
 """
@@ -22,9 +22,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 from model_families import LocalAutoregressiveVAE, TwoLevelVAE  # noqa: E402
-from project import MODEL_INPUT, apply_project_threads, training_parameters  # noqa: E402
+from project import MODEL_INPUT, apply_project_threads, fixed_length_training  # noqa: E402
 
 from fashion_vae.model import vae as vae_module  # noqa: E402
+from fashion_vae.parameters import TrainingParameters  # noqa: E402
 from fashion_vae.pipelines.training.nodes import train_vae  # noqa: E402
 
 # Overrides of a preset (the textbook one unless "base" names another): architecture and recipe.
@@ -50,22 +51,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def variant_parameters(name: str, epochs: int, checkpoint_dir: str) -> dict[str, Any]:
+def variant_parameters(name: str, epochs: int, checkpoint_dir: str) -> TrainingParameters:
     """The project's training parameters with one variant's overrides applied."""
-    training = training_parameters()
     overrides = VARIANTS[name]
-    training["presets"]["variant"] = {
-        **training["presets"][overrides.get("base", "textbook")],
-        **overrides.get("preset", {}),
-        "epochs": epochs,
-    }
-    training.update(
-        preset="variant",
-        early_stopping_patience=epochs,
-        verbose=0,
-        checkpoint_dir=checkpoint_dir,
+    return fixed_length_training(
+        overrides.get("base", "textbook"), epochs, checkpoint_dir, overrides.get("preset")
     )
-    return training
 
 
 def main() -> None:
@@ -88,8 +79,8 @@ def main() -> None:
             tempfile.TemporaryDirectory() as checkpoint_dir,
             mock.patch.object(vae_module, "VAE", model_class),
         ):
-            params = variant_parameters(name, args.epochs, checkpoint_dir)
-            vae, history, _ = train_vae(train, validation, params, args.seed)
+            training = variant_parameters(name, args.epochs, checkpoint_dir)
+            vae, history, _ = train_vae(train, validation, training, args.seed)
         test = vae.evaluate(test_images, batch_size=1000, verbose=0, return_dict=True)
         curve = ", ".join(f"{v:.1f}" for v in history["val_neg_elbo"])
         print(f"{name}: validation -ELBO per epoch {curve}", flush=True)

@@ -11,7 +11,7 @@ the ceiling (and a bfloat16 one's, for the `mixed_bfloat16` row), how many `defa
 in the time of the `textbook` preset's, and the TensorFlow profiler's ten slowest ops of one
 project step. The models alternate block by block so that the machine's noise hits each alike.
 
-Needs the model inputs: `make data && .venv/bin/kedro run --pipeline=data_processing`.
+Needs the model inputs: `make data && .venv/bin/kedro run --pipelines=data_processing`.
 Run: `.venv/bin/python benchmarks/train_step_profile.py [--rounds 6]`.
 """
 
@@ -37,7 +37,6 @@ from train_throughput import TextbookVAE, textbook_decoder, textbook_encoder  # 
 from fashion_vae.model import build_vae  # noqa: E402
 from fashion_vae.model.optimizers import FusedAdam  # noqa: E402
 from fashion_vae.model.vae import SingleChannelConv2D  # noqa: E402
-from fashion_vae.parameters import resolve_preset  # noqa: E402
 
 TEXTBOOK_BATCH_SIZE = 128
 STEPS_PER_BLOCK = 30
@@ -90,10 +89,9 @@ class StepTimer(keras.callbacks.Callback):
 
 def project_model(preset_name: str, **overrides: object) -> tuple[keras.Model, int]:
     """The preset's model (with `overrides` of its keys), and its batch size."""
-    training = training_parameters()
-    training["presets"][preset_name].update(overrides)
-    preset = resolve_preset({**training, "preset": preset_name})
-    return build_vae(**preset["model"], seed=0), preset["batch_size"]
+    training = training_parameters(preset_name, overrides)
+    # Whole batches (`batch_shards` 1), as the script trains: the kernels, not the split.
+    return build_vae(training.vae_config, seed=0), training.recipe.batch_size
 
 
 def matmul_gmacs_per_second(dtype: str, size: int = 2048, repeats: int = 10) -> float:

@@ -11,7 +11,7 @@ traces the graph, is left out), the median of each, each project variant's ratio
 within each repeat and the median of those ratios, and the test negative ELBO each model reached
 (single posterior sample, nats).
 
-Needs the model inputs: `make data && .venv/bin/kedro run --pipeline=data_processing`.
+Needs the model inputs: `make data && .venv/bin/kedro run --pipelines=data_processing`.
 Run: `.venv/bin/python benchmarks/train_throughput.py [--images 20000 --epochs 3 --repeats 2]`.
 """
 
@@ -29,7 +29,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
-from project import MODEL_INPUT, apply_project_threads, training_parameters  # noqa: E402
+from project import MODEL_INPUT, apply_project_threads, fixed_length_training  # noqa: E402
 
 from fashion_vae.pipelines.training.nodes import train_vae  # noqa: E402
 
@@ -133,20 +133,17 @@ def train_project(
     train: np.ndarray, validation: np.ndarray, epochs: int, seed: int, variant: str
 ) -> tuple[list[float], keras.Model]:
     dtype_policy, as_configured = PROJECT_VARIANTS[variant]
-    params = training_parameters()
     if as_configured:
         apply_project_threads()
-    else:
-        params["batch_shards"] = 1
     with tempfile.TemporaryDirectory() as checkpoint_dir:
-        params["presets"]["textbook"].update(epochs=epochs, dtype_policy=dtype_policy)
-        params.update(
-            preset="textbook",
-            early_stopping_patience=epochs,
-            verbose=0,
-            checkpoint_dir=checkpoint_dir,
+        training = fixed_length_training(
+            "textbook",
+            epochs,
+            checkpoint_dir,
+            {"dtype_policy": dtype_policy},
+            **({} if as_configured else {"batch_shards": 1}),
         )
-        vae, history, _ = train_vae(train, validation, params, seed)
+        vae, history, _ = train_vae(train, validation, training, seed)
     return list(history["images_per_second"]), vae
 
 

@@ -3,9 +3,12 @@
 The README quotes their figures, so a script that no longer runs (a renamed function, a changed
 model, a moved TensorFlow module) is a broken promise. These tests time nothing: each runs one
 script end to end in a copy of the project whose model inputs are a tiny real subset, and checks
-the figures it prints.
+the figures it prints. `evaluate_speed.py`, which runs `kedro` for minutes, is checked only where
+it reads the node times that the project's hook logs.
 """
 
+import importlib.util
+import logging
 import re
 import shutil
 import subprocess
@@ -15,8 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from kedro.pipeline import node
+
+from fashion_vae.hooks import NodeTimingHook
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Two batches of the textbook preset's 128 to train on; the scripts' other reads fit in these.
@@ -129,3 +136,30 @@ def test_inference_gap_compares_the_encoder_with_fitted_posteriors(
         assert min(encoder, diagonal, full) > 0
         assert amortization_gap == pytest.approx(encoder - diagonal, abs=0.011)
         assert factorization_gap == pytest.approx(diagonal - full, abs=0.011)
+
+
+def test_evaluate_speed_reads_the_node_times_that_the_hook_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "evaluate_speed", PROJECT_ROOT / "benchmarks" / "evaluate_speed.py"
+    )
+    evaluate_speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(evaluate_speed)
+    nodes = [
+        node(lambda x: x, "a", "b", name="likelihood_metrics", namespace="evaluate"),
+        node(lambda x: x, "b", "c", name="build_report_page", namespace="report"),
+    ]
+    hook = NodeTimingHook()
+    with caplog.at_level(logging.INFO, logger="fashion_vae.hooks"):
+        for timed_node in nodes:
+            hook.before_node_run(timed_node)
+            hook.after_node_run(timed_node)
+    # Formatted as the benchmark's logging configuration writes the records of a run.
+    logging_config = yaml.safe_load(evaluate_speed.LOGGING)
+    formatter = logging.Formatter(logging_config["formatters"]["plain"]["format"])
+    records = [formatter.format(record) for record in caplog.records]
+    log = "\n".join(["kedro.runner: Running node: evaluate.likelihood_metrics", *records])
+    seconds = evaluate_speed.node_seconds(log)
+    assert list(seconds) == ["evaluate.likelihood_metrics", "report.build_report_page"]
+    assert all(value >= 0 for value in seconds.values())
