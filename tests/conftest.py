@@ -74,7 +74,7 @@ def run_pipelines(project: Path, *pipelines: str, **session_args: Any) -> None:
         session.run(pipeline_names=list(pipelines))
 
 
-@pytest.fixture(name="run_pipelines")
+@pytest.fixture(name="run_pipelines", scope="session")
 def run_pipelines_fixture() -> Callable[..., None]:
     """The `run_pipelines` function, for tests that run a project copy."""
     return run_pipelines

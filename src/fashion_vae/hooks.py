@@ -1,4 +1,4 @@
-"""Project hooks: checks before the first node, thread pools, and how long each node took.
+"""Project hooks: checks before the first node, one writer at a time, thread pools, timings.
 
 Parameters are validated by Kedro itself, from the Pydantic models in the node signatures.
 """
@@ -7,8 +7,10 @@ import importlib
 import logging
 import pkgutil
 import time
+from pathlib import Path
 from typing import Any
 
+from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
@@ -16,13 +18,20 @@ from kedro.pipeline.node import Node
 
 import fashion_vae.pipelines
 from fashion_vae.datasets import IDXDataset
+from fashion_vae.errors import MissingInputError, ProjectError
+from fashion_vae.integrity import DigestCache, check_raw_files
+from fashion_vae.parameters import DataProcessingParameters
+from fashion_vae.run_lock import RunLock
 from fashion_vae.tensorflow_threads import apply_tensorflow_threads
 
 logger = logging.getLogger(__name__)
+# Beside the environment's outputs: the decompressed digests of the raw files, by size and mtime.
+RAW_DIGESTS_NAME = ".raw_sha256.json"
 
 
-class MissingInputError(FileNotFoundError):
-    """A dataset the pipeline reads has never been written; the message says what writes it."""
+def output_dir(context: KedroContext) -> Path:
+    """`<project>/<globals output_dir>`: where this environment writes."""
+    return Path(context.project_path) / context.config_loader["globals"].get("output_dir", "data")
 
 
 def _how_to_produce(name: str, dataset: Any) -> str:
@@ -57,6 +66,60 @@ class MissingInputsHook:
                 )
 
 
+class RawDataIdentityHook:
+    """Refuse raw files whose content is not the expected Fashion-MNIST file, before any node."""
+
+    def __init__(self) -> None:
+        self._digests_path: Path | None = None
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        self._digests_path = output_dir(context) / RAW_DIGESTS_NAME
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Pipeline, catalog: DataCatalog) -> None:
+        raw_files = {
+            name: Path(str(catalog.get(name)._describe()["filepath"]))
+            for name in pipeline.inputs()
+            if name in catalog and isinstance(catalog.get(name), IDXDataset)
+        }
+        if not raw_files:
+            return
+        # Typed by Kedro only when a node of this run reads the section; validated here anyway.
+        parameters = DataProcessingParameters.model_validate(catalog.load("params:data_processing"))
+        assert self._digests_path is not None, "after_context_created runs first"
+        self._digests_path.parent.mkdir(parents=True, exist_ok=True)
+        check_raw_files(raw_files, parameters.raw_sha256, DigestCache(self._digests_path))
+
+
+class RunLockHook:
+    """Hold the output folder's lock for the whole run, so two runs never write into it at once."""
+
+    def __init__(self) -> None:
+        self._lock: RunLock | None = None
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        self._lock = RunLock(output_dir(context))
+
+    # Registered first in settings.py, so that this runs after every other check: a run
+    # refused by a check never takes the lock.
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        assert self._lock is not None, "after_context_created runs first"
+        self._lock.acquire()
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+
 class TensorFlowThreadsHook:
     """Size TensorFlow's thread pools from `tensorflow_threads` before any node starts it."""
 
@@ -64,6 +127,22 @@ class TensorFlowThreadsHook:
     def before_pipeline_run(self, run_params: dict[str, Any], catalog: DataCatalog) -> None:
         if "params:tensorflow_threads" in catalog:
             apply_tensorflow_threads(catalog.load("params:tensorflow_threads"))
+
+
+class ErrorContextHook:
+    """Add to an expected node error which node failed on which datasets and files."""
+
+    @hook_impl
+    def on_node_error(self, error: Exception, node: Node, catalog: DataCatalog) -> None:
+        if not isinstance(error, ProjectError):
+            return
+        inputs = [
+            f"{name} ({catalog.get(name)._describe().get('filepath', 'in memory')})"
+            for name in node.inputs
+            if not name.startswith("params:") and name in catalog
+        ]
+        # PEP 678 notes travel with the exception to whoever reports it (see cli.py).
+        error.add_note(f"in node {node.name}, reading {', '.join(inputs) or 'no datasets'}")
 
 
 class NodeTimingHook:

@@ -10,7 +10,18 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
+from fashion_vae.labels import CLASS_NAMES
 from fashion_vae.model import VAEArchitecture, VAEConfig
+from fashion_vae.model.latent_density import CovarianceType
+from fashion_vae.raw_data import FILES
+
+# The raw datasets of conf/base/catalog.yml and Fashion-MNIST's digests of their files.
+FASHION_MNIST_SHA256 = {
+    "train_images_raw": FILES["train-images-idx3-ubyte.gz"],
+    "train_labels_raw": FILES["train-labels-idx1-ubyte.gz"],
+    "test_images_raw": FILES["t10k-images-idx3-ubyte.gz"],
+    "test_labels_raw": FILES["t10k-labels-idx1-ubyte.gz"],
+}
 
 FiniteNonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 FinitePositive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -30,6 +41,9 @@ class DataProcessingParameters(Section, title="data_processing"):
     max_train: PositiveInt | None = None
     max_test: PositiveInt | None = None
     validation_size: PositiveInt = 5000
+    # SHA-256 of each raw dataset's decompressed file, checked before every run that reads it;
+    # None skips the check (with a warning), for other IDX data on purpose.
+    raw_sha256: dict[str, str] | None = Field(default_factory=lambda: dict(FASHION_MNIST_SHA256))
 
 
 class Preset(VAEArchitecture):
@@ -112,6 +126,8 @@ class EvaluateParameters(Section, title="evaluate"):
     knn_k: PositiveInt = 5
     # A Fréchet distance needs a covariance, so at least two generated images.
     n_generated: int = Field(10000, ge=2)
+    # Images drawn from each class's latent mixture, for the class-conditional accuracy.
+    n_per_class: PositiveInt = 1000
 
     @model_validator(mode="after")
     def _consistent_counts(self) -> Self:
@@ -149,3 +165,49 @@ class ReportParameters(Section, title="report"):
                 f"report.tsne_points is {self.tsne_points}; expected 0 (off) or at least 10"
             )
         return self
+
+
+class LatentDensityParameters(Section, title="latent_density"):
+    """The Gaussian mixtures fitted to the training images' posterior means after training."""
+
+    # Components of the mixture over all training images, and of each class's own mixture.
+    n_components: PositiveInt = 50
+    class_components: PositiveInt = 10
+    covariance_type: CovarianceType = "full"
+    # Dimensions whose posterior-mean variance exceeds this are modelled; the rest are N(0, 1).
+    activity_threshold: FiniteNonNegative = 0.01
+    max_iter: PositiveInt = 100
+    batch_size: PositiveInt = 1000
+
+
+class GenerateParameters(Section, title="generate"):
+    """What `kedro run --pipelines=generate` draws: how many images, from which sampler."""
+
+    n_images: PositiveInt = 64
+    # "prior": z ~ N(0, I); "gmm": the latent mixture (of one class when class_name is set).
+    sampler: Literal["prior", "gmm"] = "gmm"
+    class_name: Literal[CLASS_NAMES] | None = None  # type: ignore[valid-type]
+    columns: PositiveInt = 8
+    batch_size: PositiveInt = 1000
+
+    @model_validator(mode="after")
+    def _class_needs_the_mixture(self) -> Self:
+        if self.class_name is not None and self.sampler != "gmm":
+            raise ValueError(
+                f"generate.class_name is {self.class_name!r} but generate.sampler is "
+                f"{self.sampler!r}; class-conditional samples need sampler 'gmm'"
+            )
+        return self
+
+
+class EncodeParameters(Section, title="encode"):
+    """How `kedro run --pipelines=encode` reads a folder of images and describes each."""
+
+    # The folder of PNG and JPEG images; the catalog's `user_images` reads the same setting.
+    input_dir: str
+    # True, False, or "auto": invert dark-on-light images into Fashion-MNIST's light-on-dark.
+    invert: Literal["auto"] | bool = "auto"
+    # Neighbours among the training images' posterior means that vote for the nearest class.
+    knn_k: PositiveInt = 5
+    batch_size: PositiveInt = 256
+    columns: PositiveInt = 10

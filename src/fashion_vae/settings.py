@@ -2,9 +2,25 @@
 
 from kedro.config import OmegaConfigLoader
 
-from fashion_vae.hooks import MissingInputsHook, NodeTimingHook, TensorFlowThreadsHook
+from fashion_vae.hooks import (
+    ErrorContextHook,
+    MissingInputsHook,
+    NodeTimingHook,
+    RawDataIdentityHook,
+    RunLockHook,
+    TensorFlowThreadsHook,
+)
 
-HOOKS = (MissingInputsHook(), TensorFlowThreadsHook(), NodeTimingHook())
+# Pluggy calls the last registered first: before the first node, the missing inputs, then the
+# raw files' identity are checked, and only then is the output folder's lock taken.
+HOOKS = (
+    RunLockHook(),
+    ErrorContextHook(),
+    NodeTimingHook(),
+    TensorFlowThreadsHook(),
+    RawDataIdentityHook(),
+    MissingInputsHook(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

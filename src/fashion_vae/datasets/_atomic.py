@@ -21,7 +21,7 @@ def write_atomically(
 ) -> None:
     """Writes ``path`` via ``write`` so readers see the old or the whole new file, never part."""
     if protocol == "file":
-        _write_local_atomically(path, write)
+        write_atomically_local(path, write)
         return
     # fsspec files upload on close even when the writer raised, which would publish a partial
     # object; so serialise in memory first. Object stores then only publish a complete upload.
@@ -32,7 +32,7 @@ def write_atomically(
         out.write(buffer.getbuffer())
 
 
-def _write_local_atomically(path: str, write: Callable[[BinaryIO], None]) -> None:
+def write_atomically_local(path: str, write: Callable[[BinaryIO], None]) -> None:
     """Writes a sibling temp file via ``write``, then renames it over ``path``."""
     directory, name = os.path.split(path)
     # Versioned saves target a fresh `<file>/<version>/` directory that does not exist yet.

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from fashion_vae.errors import InvalidDataError
 from fashion_vae.parameters import DataProcessingParameters
 
 IMAGE_SIDE = 28
@@ -13,15 +14,19 @@ def ingest(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Check that images and labels agree, then keep the first `max_count` of them."""
     if images.ndim != 3 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
-        raise ValueError(f"images have shape {images.shape}; expected N×{IMAGE_SIDE}×{IMAGE_SIDE}")
+        raise InvalidDataError(
+            f"images have shape {images.shape}; expected N×{IMAGE_SIDE}×{IMAGE_SIDE}"
+        )
     if images.dtype != np.uint8:
-        raise ValueError(f"images have dtype {images.dtype}; expected uint8 pixels 0–255")
+        raise InvalidDataError(f"images have dtype {images.dtype}; expected uint8 pixels 0–255")
     if labels.ndim != 1:
-        raise ValueError(f"labels have shape {labels.shape}; expected one label per image")
+        raise InvalidDataError(f"labels have shape {labels.shape}; expected one label per image")
     if len(images) != len(labels):
-        raise ValueError(f"{len(images)} images but {len(labels)} labels; expected equal counts")
+        raise InvalidDataError(
+            f"{len(images)} images but {len(labels)} labels; expected equal counts"
+        )
     if labels.size and (labels.min() < 0 or labels.max() >= N_CLASSES):
-        raise ValueError(
+        raise InvalidDataError(
             f"labels range from {labels.min()} to {labels.max()}; expected 0–{N_CLASSES - 1}"
         )
     return np.asarray(images[:max_count]), np.asarray(labels[:max_count], dtype=np.uint8)
