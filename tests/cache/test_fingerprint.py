@@ -243,3 +243,19 @@ def test_a_pydantic_model_has_the_fingerprint_of_the_equal_dict() -> None:
     assert changed_parameters("training", normalized(model), normalized(changed)) == [
         "training.epochs"
     ]
+
+
+def test_a_dataclass_is_fingerprinted_by_its_own_source(
+    write_module: WriteModule, package_name: str
+) -> None:
+    """Its generated `__init__`, `__repr__`, ... have no source file; its declaration does."""
+    source = (
+        "from dataclasses import dataclass\n\n\n"
+        "@dataclass(frozen=True)\nclass Density:\n    k: int = 2\n\n"
+        "    def scaled(self, x):\n        return x * self.k\n\n\n"
+        "def fit(x):\n    return Density().scaled(x)\n"
+    )
+    before = CodeFingerprinter({package_name})(write_module(source).fit)
+    assert f"{package_name}.nodes.Density" in before
+    after = CodeFingerprinter({package_name})(write_module(source.replace("= 2", "= 3")).fit)
+    assert after[f"{package_name}.nodes.Density"] != before[f"{package_name}.nodes.Density"]

@@ -112,13 +112,27 @@ def _global_names(code: types.CodeType) -> Iterator[str]:
 
 
 def _member_functions(cls: type) -> Iterator[types.FunctionType]:
-    """The functions defined in a class body: methods, static and class methods, properties."""
+    """The functions defined in a class body: methods, static and class methods, properties.
+
+    Methods that a decorator generated from the class body (a dataclass's `__init__`,
+    `__repr__`, ...) have no source file; the class's own source already covers them.
+    """
     for member in vars(cls).values():
         value = member.__func__ if isinstance(member, staticmethod | classmethod) else member
         if isinstance(value, property):
-            yield from (f for f in (value.fget, value.fset, value.fdel) if f is not None)
+            functions = [f for f in (value.fget, value.fset, value.fdel) if f is not None]
         elif isinstance(value, types.FunctionType):
-            yield value
+            functions = [value]
+        else:
+            continue
+        yield from (f for f in functions if not _is_generated(f))
+
+
+def _is_generated(func: types.FunctionType) -> bool:
+    """Whether `func` (or the function it wraps) was compiled from a string, not a file."""
+    unwrapped = inspect.unwrap(func)
+    code = getattr(unwrapped, "__code__", None)
+    return code is not None and code.co_filename.startswith("<")
 
 
 def _constant_text(value: Any) -> str | None:
