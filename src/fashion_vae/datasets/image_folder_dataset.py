@@ -1,0 +1,103 @@
+"""``ImageFolderDataset`` reads every PNG or JPEG image of a local folder, or none at all."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from kedro.io.core import AbstractDataset, DatasetError
+from PIL import Image, UnidentifiedImageError
+
+DEFAULT_FORMATS = ("PNG", "JPEG", "MPO")  # MPO: a camera's multi-picture JPEG
+
+
+class ImageFolderDataset(AbstractDataset[dict[str, Image.Image], dict[str, Image.Image]]):
+    """Loads the images of a folder (not its subfolders) as ``{file name: PIL image}``.
+
+    Every file that is not hidden (a name starting with ".") must be a readable image in one
+    of ``formats`` (Pillow's names, judged by content, not by suffix); otherwise loading fails
+    with one error that names every such file and why, so that a caller gets either all the
+    images or none. A missing or empty folder is an error too. Read-only. Unlike
+    ``partitions.PartitionedDataset`` of ``pillow.ImageDataset``, it decodes every image while
+    loading, so a broken file is found before any node runs on the others.
+
+    Example catalog entry:
+
+    ```yaml
+    user_images:
+      type: fashion_vae.datasets.ImageFolderDataset
+      path: data/01_raw/images_to_encode
+      parameter: encode.input_dir
+    ```
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str | os.PathLike,
+        formats: list[str] | tuple[str, ...] = DEFAULT_FORMATS,
+        parameter: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """``parameter``: the setting that chose ``path``, named in error messages."""
+        self._path = Path(path)
+        self._formats = tuple(formats)
+        self._parameter = parameter
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._path), "formats": self._formats}
+
+    def _where(self) -> str:
+        suffix = f" (set by {self._parameter})" if self._parameter else ""
+        return f"'{self._path}'{suffix}"
+
+    def load(self) -> dict[str, Image.Image]:
+        """Every image of the folder, decoded, by file name in sorted order."""
+        if not self._path.is_dir():
+            what = "is not a folder" if self._path.exists() else "does not exist"
+            raise DatasetError(f"The image folder {self._where()} {what}")
+        files = sorted(
+            entry
+            for entry in self._path.iterdir()
+            if entry.is_file() and not entry.name.startswith(".")
+        )
+        if not files:
+            raise DatasetError(
+                f"The image folder {self._where()} is empty; expected "
+                f"{' or '.join(self._formats[:2])} images in it"
+            )
+        images: dict[str, Image.Image] = {}
+        problems: list[str] = []
+        for file in files:
+            try:
+                with Image.open(file) as image:
+                    if image.format not in self._formats:
+                        problems.append(f"{file.name} (a {image.format} image)")
+                        continue
+                    image.load()  # decode it all: a truncated file fails here
+                    images[file.name] = image.copy()
+            except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+                problems.append(f"{file.name} ({_reason(error)})")
+        if problems:
+            raise DatasetError(
+                f"{len(problems)} of the {len(files)} files in {self._where()} "
+                f"{'is not a readable image' if len(problems) == 1 else 'are not readable images'}"
+                f" of format {', '.join(self._formats)}: {'; '.join(problems)}"
+            )
+        return images
+
+    def save(self, data: dict[str, Image.Image]) -> None:
+        """Refused: the folder is the user's input."""
+        raise DatasetError(f"ImageFolderDataset is read-only; not writing to '{self._path}'")
+
+    def _exists(self) -> bool:
+        return self._path.is_dir()
+
+
+def _reason(error: Exception) -> str:
+    """Pillow's message without the file path it repeats."""
+    if isinstance(error, UnidentifiedImageError):
+        return "not an image Pillow can identify"
+    return str(error).split(" for '")[0] or type(error).__name__
