@@ -12,8 +12,8 @@ Prints, per scenario, the median seconds and its ratio to the first run, and whi
 and why (from the runner's record, or the log lines of the CLI). "Kedro's run" is the time of
 `session.run` (catalog, hooks and nodes) in session mode and Kedro's "Pipeline execution
 completed" figure (nodes only) in cli mode; the rest is start-up: imports and configuration.
-`--persist-sections` adds catalog entries for evaluate's in-memory metric sections, which
-otherwise always rerun.
+`--persist-sections` adds catalog entries for evaluate's metric sections, which otherwise
+stay in memory: the cache then defers them, and they run only when a node reading them must.
 
 Needs the raw data (`make data`). Run:
 `.venv/bin/python benchmarks/cache_reuse.py [--mode session|cli|both] [--repeats 3]`.

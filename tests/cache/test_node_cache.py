@@ -8,9 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from kedro.framework.hooks import hook_impl
+from kedro.framework.hooks.markers import HOOK_NAMESPACE
+from kedro.framework.hooks.specs import DatasetSpecs, NodeSpecs
 from kedro.io import DataCatalog, MemoryDataset, SharedMemoryDataCatalog, Version
 from kedro.pipeline import Pipeline, node, pipeline
+from kedro.pipeline.node import Node
 from kedro.runner import ParallelRunner, ThreadRunner
+from pluggy import PluginManager
 
 from fashion_vae.cache import MANIFEST_DATASET, REUSED, CachingRunner, ManifestDataset, with_cache
 from fashion_vae.datasets import NumpyDataset
@@ -179,15 +184,177 @@ def test_missing_and_corrupted_outputs_are_recomputed(
     np.testing.assert_array_equal(project.load("doubled"), project.load("raw") * 2)
 
 
-def test_memory_outputs_always_run_with_their_consumers(
-    project: Project, nodes: types.ModuleType
+CHAIN = """
+import numpy as np
+
+
+def make(seed):
+    return np.random.default_rng(seed).random(8)
+
+
+def scale(x, factor):
+    return x * factor
+
+
+def offset(x, shift):
+    return x + shift
+
+
+def total(shifted, raw):
+    return np.array([shifted.sum() - raw.sum()])
+
+
+def split(x):
+    return x[:4], x[4:]
+"""
+
+
+class RecordNodeRuns:
+    """A Kedro node hook: the names of the nodes that ran, in order."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    @hook_impl
+    def before_node_run(self, node: Node) -> None:
+        self.ran.append(node.name)
+
+
+def _hooks() -> tuple[PluginManager, RecordNodeRuns]:
+    """A hook manager as a session's, with `RecordNodeRuns` registered."""
+    manager = PluginManager(HOOK_NAMESPACE)
+    manager.add_hookspecs(NodeSpecs)
+    manager.add_hookspecs(DatasetSpecs)
+    recorder = RecordNodeRuns()
+    manager.register(recorder)
+    return manager, recorder
+
+
+def _chain(module: types.ModuleType) -> Pipeline:
+    """make → raw; scale(raw) → scaled and offset(scaled) → shifted in memory; total of it."""
+    return pipeline(
+        [
+            node(module.make, "params:seed", "raw", name="make"),
+            node(module.scale, ["raw", "params:factor"], "scaled", name="scale"),
+            node(module.offset, ["scaled", "params:shift"], "shifted", name="offset"),
+            node(module.total, ["shifted", "raw"], "total", name="total"),
+        ]
+    )
+
+
+def _run_with_hooks(
+    project: Project, to_run: Pipeline, runner_class: type = CachingRunner, enabled: bool = True
+) -> tuple[dict[str, str], list[str]]:
+    """Run `to_run` once; the runner's decisions, and the nodes Kedro's hooks saw run."""
+    runner = runner_class(
+        manifest_path=project.data / ".cache_manifest.json",
+        project_path=project.root,
+        enabled=enabled,
+        packages={project.package},
+    )
+    shared = issubclass(runner_class, ParallelRunner)
+    catalog = project.catalog(next(_versions), SharedMemoryDataCatalog if shared else DataCatalog)
+    manager, recorder = _hooks()
+    runner.run(to_run, catalog, manager)
+    return runner.decisions, recorder.ran
+
+
+@pytest.fixture
+def chain(project: Project, write_module: WriteModule) -> Pipeline:
+    """The CHAIN pipeline: `scaled` (not in the catalog) and `shifted` stay in memory."""
+    project.memory = {"shifted"}
+    project.params["factor"] = 3.0
+    return _chain(write_module(CHAIN))
+
+
+def test_nodes_with_outputs_in_memory_run_only_when_a_reader_must(
+    project: Project, chain: Pipeline, caplog: pytest.LogCaptureFixture
 ) -> None:
-    project.memory = {"doubled"}
-    project.run(nodes)
-    decisions = project.run(nodes)
-    assert decisions["double"] == "output doubled is not persisted"
-    assert decisions["total"] == "input doubled is not persisted"
-    assert _ran(decisions) == {"double", "total"}
+    decisions, ran = _run_with_hooks(project, chain)
+    assert decisions == dict.fromkeys(["make", "scale", "offset", "total"], "no cache record")
+    assert ran == ["make", "scale", "offset", "total"]
+    raw = project.load("raw")
+    np.testing.assert_allclose(project.load("total"), [(raw * 3.0 + 0.5).sum() - raw.sum()])
+
+    caplog.clear()
+    with caplog.at_level("INFO", logger="fashion_vae.cache"):
+        decisions, ran = _run_with_hooks(project, chain)
+    assert decisions == dict.fromkeys(["make", "scale", "offset", "total"], REUSED)
+    assert ran == []  # not even the nodes in memory: nothing reads them that must run
+    assert "reused scale (unchanged)" in caplog.messages
+    assert "reused offset (unchanged)" in caplog.messages
+    assert "Cache: reused 4 nodes, ran 0" in caplog.messages
+
+    project.params["shift"] = 2.0  # a parameter of the node in memory
+    decisions, ran = _run_with_hooks(project, chain)
+    assert ran == ["scale", "offset", "total"]  # its deferred input first, in topological order
+    assert decisions == {
+        "make": REUSED,
+        "scale": "needed to run total (its outputs are in memory)",
+        "offset": "parameter shift changed",
+        "total": "input shifted changed",
+    }
+    np.testing.assert_allclose(project.load("total"), [(raw * 3.0 + 2.0).sum() - raw.sum()])
+
+    project.params["factor"] = 4.0  # upstream in memory: its change reaches total through offset
+    decisions, ran = _run_with_hooks(project, chain)
+    assert ran == ["scale", "offset", "total"]
+    assert decisions["scale"] == "parameter factor changed"
+    assert decisions["offset"] == "input scaled changed"
+
+    (project.data / "total.npy").unlink()
+    decisions, ran = _run_with_hooks(project, chain)
+    assert ran == ["scale", "offset", "total"]
+    assert decisions["total"] == "output total missing"
+    assert decisions["offset"] == "needed to run total (its outputs are in memory)"
+    np.testing.assert_allclose(project.load("total"), [(raw * 4.0 + 2.0).sum() - raw.sum()])
+    assert _run_with_hooks(project, chain)[1] == []
+
+
+def test_no_cache_runs_the_nodes_in_memory_too_and_records(
+    project: Project, chain: Pipeline
+) -> None:
+    _run_with_hooks(project, chain)
+    decisions, ran = _run_with_hooks(project, chain, enabled=False)
+    assert ran == ["make", "scale", "offset", "total"]
+    assert set(decisions.values()) == {"cache disabled (--no-cache)"}
+    assert _run_with_hooks(project, chain)[1] == []
+
+
+@pytest.mark.parametrize("runner_class", [ThreadRunner, ParallelRunner])
+def test_other_kedro_runners_defer_nodes_in_memory(
+    project: Project, chain: Pipeline, runner_class: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEDRO_MP_CONTEXT", "spawn")
+    caching = with_cache(runner_class)
+    assert REUSED not in _run_with_hooks(project, chain, caching)[0].values()
+    assert set(_run_with_hooks(project, chain, caching)[0].values()) == {REUSED}
+    project.params["shift"] = 1.0
+    decisions = _run_with_hooks(project, chain, caching)[0]
+    assert _ran(decisions) == {"scale", "offset", "total"}
+    assert decisions["offset"] == "parameter shift changed"
+    assert _run_with_hooks(project, chain)[1] == []  # and the sequential runner agrees
+
+
+def test_a_node_with_outputs_both_in_memory_and_persisted_always_runs(
+    project: Project, write_module: WriteModule
+) -> None:
+    module = write_module(CHAIN)
+    mixed = pipeline(
+        [
+            node(module.make, "params:seed", "raw", name="make"),
+            node(module.split, "raw", ["scaled", "doubled"], name="split"),
+            node(module.total, ["scaled", "raw"], "total", name="total"),
+        ]
+    )
+    _run_with_hooks(project, mixed)
+    decisions, ran = _run_with_hooks(project, mixed)
+    assert ran == ["split", "total"]
+    assert decisions == {
+        "make": REUSED,
+        "split": "output scaled is not persisted",
+        "total": "input scaled is not persisted",
+    }
 
 
 # Kedro warns when a save is not the latest version; here the stray version is newer.

@@ -13,8 +13,10 @@ from kedro.pipeline.node import Node
 from .fingerprint import (
     CodeFingerprinter,
     SourceUnavailableError,
+    canonical_json,
     changed_parameters,
     normalized,
+    text_sha256,
 )
 from .manifest import Manifest
 
@@ -41,20 +43,29 @@ class NodeCache:
             self._transcoded.setdefault(name.partition("@")[0], []).append(name)
         # Taken before a node runs, written to the manifest once it has run.
         self._pending: dict[str, Fingerprint] = {}
+        # Memory dataset → digest: the hash of the fingerprint of the deferred node making it.
+        self._memory: dict[str, str] = {}
 
     def fingerprint(self, node: Node) -> str | None:
-        """Take the node's fingerprint for `record`; return why it cannot be reused, if so."""
+        """Take the node's fingerprint for `record`; return why it cannot be reused, if so.
+
+        A node whose outputs are all in memory gets a fingerprint too (see `is_deferred`):
+        each of its outputs then has, as its digest, the hash of that fingerprint.
+        """
         if not node.outputs:
             return "it has no outputs to reuse"
-        for name in node.outputs:
-            if not _is_persisted(self._catalog.get(name)):
-                return f"output {name} is not persisted"
+        in_memory = self.in_memory(node)
+        if in_memory and len(in_memory) < len(node.outputs):  # its memory outputs go unhashed
+            return f"output {in_memory[0]} is not persisted"
         try:
             code = self._code(node.func)
         except SourceUnavailableError as exc:
             return f"the source of {exc} cannot be read"
         inputs: dict[str, str] = {}
         for name in _data_inputs(node):
+            if name in self._memory:  # the output of a deferred node
+                inputs[name] = self._memory[name]
+                continue
             dataset = self._catalog.get(name)
             if not _is_persisted(dataset):
                 return f"input {name} is not persisted"
@@ -63,8 +74,28 @@ class NodeCache:
                 return f"input {name} missing"
             inputs[name] = digest
         params = {name: normalized(self._catalog.get(name).load()) for name in _params(node)}
-        self._pending[node.name] = {"code": code, "params": params, "inputs": inputs}
+        fingerprint = {"code": code, "params": params, "inputs": inputs}
+        self._pending[node.name] = fingerprint
+        for name in in_memory:
+            # What determines the value in memory: the code, parameters and inputs making it.
+            self._memory[name] = "memory:" + text_sha256(canonical_json([fingerprint, name]))
         return None
+
+    def in_memory(self, node: Node) -> list[str]:
+        """The node's outputs that are not persisted (Kedro MemoryDatasets and the like)."""
+        return [name for name in node.outputs if not _is_persisted(self._catalog.get(name))]
+
+    def is_deferred(self, node: Node) -> bool:
+        """Whether every output of `node` is in memory: then it runs only for its consumers."""
+        return bool(node.outputs) and len(self.in_memory(node)) == len(node.outputs)
+
+    def reason_deferred_runs(self, node: Node, consumer: Node) -> str:
+        """Why a deferred node, already fingerprinted, runs now that `consumer` must run."""
+        record = self._manifest.nodes.get(node.name)
+        if record is None:
+            return "no cache record"
+        changes = _changes(record, self._pending[node.name])
+        return changes or f"needed to run {consumer.name} (its outputs are in memory)"
 
     def reason_to_run(self, node: Node) -> str | None:
         """Why `node` must run, or None when its recorded outputs are valid (they get pinned)."""
@@ -90,6 +121,8 @@ class NodeCache:
             return
         outputs: dict[str, dict[str, Any]] = {}
         for name in node.outputs:
+            if name in self._memory:  # nothing on disk to vouch for
+                continue
             dataset = self._catalog.get(name)
             version = dataset.resolve_save_version() if _is_versioned(dataset) else None
             self._pin(name, version)

@@ -24,14 +24,17 @@ MANIFEST_NAME = ".cache_manifest.json"
 # The catalog entry (a ManifestDataset) where a runner built without a manifest path finds it.
 MANIFEST_DATASET = "cache_manifest"
 REUSED = "reused"
+_DEFERRED = object()  # the judgement of a node whose outputs are all in memory
 
 
 class CacheMixin(AbstractRunner):
     """Runs a pipeline like its runner class, but reuses nodes whose outputs are still valid.
 
     Nodes are judged in topological order when they become ready, so a node whose upstream
-    rerun wrote byte-identical outputs is still reused. With `enabled=False` every node runs
-    and its fingerprint is still recorded for the next cached run.
+    rerun wrote byte-identical outputs is still reused. A node whose outputs all stay in
+    memory runs only when a node reading them must run (see `_Schedule`). With
+    `enabled=False` every node runs and its fingerprint is still recorded for the next cached
+    run.
     """
 
     def __init__(
@@ -115,43 +118,10 @@ class CacheMixin(AbstractRunner):
         hook_manager: PluginManager | None,
         run_id: str | None,
     ) -> None:
-        """Decide each node once its dependencies are done; submit those that must run."""
-        load_counts = Counter(chain.from_iterable(n.inputs for n in pipeline.nodes))
-        dependencies = pipeline.node_dependencies
-        todo = list(pipeline.nodes)  # topologically sorted
-        done: set[Node] = set()
-        running: dict[Future, Node] = {}
-
-        def finish(node: Node) -> None:
-            """Count the node as done and release the data no later node needs."""
-            done.add(node)
-            self._logger.info("Completed %d out of %d tasks", len(done), len(pipeline.nodes))
-            self._release_datasets(node, catalog, load_counts, pipeline)
-
-        while todo or running:
-            for node in [n for n in todo if dependencies[n] <= done]:
-                todo.remove(node)
-                if self._reuse(node, cache):
-                    finish(node)
-                    continue
-                running[self._submit(executor, node, catalog, hook_manager, run_id)] = node
-                if isinstance(executor, _InlineExecutor):  # record it before the next decision
-                    break
-            if not running:
-                if todo and not any(dependencies[n] <= done for n in todo):
-                    raise RuntimeError(f"Cannot schedule nodes {sorted(n.name for n in todo)}")
-                continue
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                node = running.pop(future)
-                try:
-                    future.result()
-                except Exception:
-                    self._suggest_resume_scenario(pipeline, done, catalog)
-                    raise
-                cache.record(node)
-                self._logger.info("Completed node: %s", node.name)
-                finish(node)
+        """Judge each node once its dependencies are judged; submit those that must run."""
+        _Schedule(
+            self, pipeline, catalog, cache, executor, hook_manager=hook_manager, run_id=run_id
+        ).run()
 
     def _submit(
         self,
@@ -174,20 +144,29 @@ class CacheMixin(AbstractRunner):
         )
         return executor.submit(task)
 
-    def _reuse(self, node: Node, cache: NodeCache) -> bool:
-        """Whether `node` is reused; logs the decision and remembers it in `decisions`."""
-        if self._enabled:
-            reason = cache.reason_to_run(node)
-        else:
+    def _judge(self, node: Node, cache: NodeCache) -> str | object | None:
+        """None if `node` is reused, `_DEFERRED`, or why it runs; logged, kept in `decisions`."""
+        if not self._enabled:
             cache.fingerprint(node)
             reason = "cache disabled (--no-cache)"
+        elif cache.is_deferred(node):
+            reason = cache.fingerprint(node)
+            if reason is None:
+                self._logger.info(
+                    "deferred %s: its outputs are in memory, it runs if a node reading them must",
+                    node.name,
+                )
+                self.decisions[node.name] = REUSED  # until a node reading its outputs must run
+                return _DEFERRED
+        else:
+            reason = cache.reason_to_run(node)
         if reason is None:
             self._logger.info("reused %s (unchanged)", node.name)
             self.decisions[node.name] = REUSED
-            return True
+            return None
         self._logger.info("running %s: %s", node.name, reason)
         self.decisions[node.name] = reason
-        return False
+        return reason
 
 
 class CachingRunner(CacheMixin, SequentialRunner):
@@ -208,6 +187,125 @@ _CACHING = {
     ThreadRunner: CachingThreadRunner,
     ParallelRunner: CachingParallelRunner,
 }
+
+
+class _Schedule:
+    """One cached run: nodes judged in topological order, those that must run submitted.
+
+    A node whose outputs are all in memory is deferred: it is judged as soon as its inputs
+    are, but runs only when a node reading its outputs must run, after the deferred nodes it
+    reads from in turn. One that never had to run counts as reused.
+    """
+
+    def __init__(
+        self,
+        runner: CacheMixin,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol,
+        cache: NodeCache,
+        executor: Executor,
+        *,
+        hook_manager: PluginManager | None,
+        run_id: str | None,
+    ) -> None:
+        self.runner = runner
+        self.pipeline = pipeline
+        self.catalog = catalog
+        self.cache = cache
+        self.executor = executor
+        self.hook_manager = hook_manager
+        self.run_id = run_id
+        self.load_counts = Counter(chain.from_iterable(n.inputs for n in pipeline.nodes))
+        self.dependencies = pipeline.node_dependencies
+        self.order = {node: index for index, node in enumerate(pipeline.nodes)}  # topological
+        self.todo = list(pipeline.nodes)  # not judged yet
+        self.deferred: dict[Node, None] = {}  # judged, outputs in memory, not needed (yet)
+        self.queue: list[Node] = []  # must run, waiting for their dependencies to complete
+        self.completed: set[Node] = set()  # reused, or run to the end: their outputs exist
+        self.running: dict[Future, Node] = {}
+        # A sequential run runs and records each node before it decides the next one.
+        self.inline = isinstance(executor, _InlineExecutor)
+
+    def run(self) -> None:
+        """Judge, submit and wait until every node is reused or has run."""
+        while self.todo or self.queue or self.running:
+            judged = self._judge_ready()
+            self._submit_ready()
+            if not self.running:
+                if not judged:
+                    stuck = sorted(n.name for n in [*self.todo, *self.queue])
+                    raise RuntimeError(f"Cannot schedule nodes {stuck}")
+                continue
+            finished, _ = wait(self.running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                node = self.running.pop(future)
+                try:
+                    future.result()
+                except Exception:
+                    runner = self.runner
+                    runner._suggest_resume_scenario(self.pipeline, self.completed, self.catalog)
+                    raise
+                self.cache.record(node)
+                self.runner._logger.info("Completed node: %s", node.name)
+                self._finish(node)
+        for node in self.deferred:  # no node reading its outputs had to run
+            self.runner._logger.info("reused %s (unchanged)", node.name)
+            self._finish(node)
+
+    def _judge_ready(self) -> bool:
+        """Judge, in topological order, every node whose dependencies are judged."""
+        judged = False
+        for node in list(self.todo):
+            if self.inline and self.queue:
+                break
+            if not self.dependencies[node] <= self.completed | self.deferred.keys():
+                continue
+            self.todo.remove(node)
+            judged = True
+            decision = self.runner._judge(node, self.cache)
+            if decision is _DEFERRED:
+                self.deferred[node] = None
+            elif decision is None:
+                self._finish(node)
+            else:
+                self._must_run(node)
+        return judged
+
+    def _must_run(self, node: Node) -> None:
+        """Queue `node`, after the deferred nodes it needs, in topological order."""
+        needed: set[Node] = set()
+        pending = [node]
+        while pending:
+            for dependency in self.dependencies[pending.pop()]:
+                if dependency in self.deferred and dependency not in needed:
+                    needed.add(dependency)
+                    pending.append(dependency)
+        for ancestor in sorted(needed, key=self.order.__getitem__):
+            del self.deferred[ancestor]
+            reason = self.cache.reason_deferred_runs(ancestor, node)
+            self.runner._logger.info("running %s: %s", ancestor.name, reason)
+            self.runner.decisions[ancestor.name] = reason
+            self.queue.append(ancestor)
+        self.queue.append(node)
+
+    def _submit_ready(self) -> None:
+        """Hand the executor each queued node whose dependencies have completed."""
+        for node in [n for n in self.queue if self.dependencies[n] <= self.completed]:
+            self.queue.remove(node)
+            future = self.runner._submit(
+                self.executor, node, self.catalog, self.hook_manager, self.run_id
+            )
+            self.running[future] = node
+            if self.inline:  # record it before anything else is decided or run
+                break
+
+    def _finish(self, node: Node) -> None:
+        """Count the node as done and release the data no later node needs."""
+        self.completed.add(node)
+        self.runner._logger.info(
+            "Completed %d out of %d tasks", len(self.completed), len(self.order)
+        )
+        self.runner._release_datasets(node, self.catalog, self.load_counts, self.pipeline)
 
 
 class _InlineExecutor(Executor):
