@@ -86,27 +86,30 @@ def test_an_unchanged_second_run_reuses_every_node(project: Path) -> None:
     assert sorted((project / OUTPUTS / "06_models" / "vae.keras").iterdir()) == models
 
 
-def test_an_evaluate_parameter_reruns_only_evaluate_nodes(project: Path) -> None:
+def test_an_evaluate_parameter_reruns_only_evaluate_and_report_nodes(project: Path) -> None:
     decisions = _run(project, runtime_params={"evaluate": {"n_generated": 128}})
     _reused_upstream_of_evaluate(decisions)
-    assert set(_ran(decisions)) <= NODES["evaluate"]
-    assert decisions["sample_prior"] == "parameter evaluate.n_generated changed"
-    assert decisions["encode_test_set"] == REUSED
+    assert set(_ran(decisions)) <= NODES["evaluate"] | NODES["report"]
+    assert decisions["evaluate.sample_prior"] == "parameter evaluate.n_generated changed"
+    assert decisions["evaluate.encode_test_set"] == REUSED
+    # The figures that do not show the samples are drawn from unchanged inputs: reused.
+    assert decisions["report.plot_training_curves"] == REUSED
 
 
 def test_latent_dim_reruns_training_and_evaluate_not_data_processing(project: Path) -> None:
     decisions = _run(project, runtime_params={"training": {"latent_dim": 8}})
     ran = _ran(decisions)
-    assert set(ran) == {n.name for n in DEFAULT.from_nodes("train_vae").nodes}
-    assert set(ran) <= NODES["training"] | NODES["evaluate"]
-    assert ran["train_vae"] == "parameter training.latent_dim changed"
-    assert ran["encode_test_set"] == "input vae_model changed"
+    assert set(ran) == {n.name for n in DEFAULT.from_nodes("training.train_vae").nodes}
+    assert not set(ran) & (NODES["data_processing"] | NODES["feature_classifier"])
+    assert ran["training.train_vae"] == "parameter training.latent_dim changed"
+    assert ran["evaluate.encode_test_set"] == "input vae_model changed"
 
 
 def test_an_edited_node_function_reruns_that_node_and_what_its_output_changes(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`normalize` "edited" to compute the same: its nodes rerun, byte-identical, and no more."""
+    """`normalize` "edited" to compute the same: it reruns, and so does the in-memory chain to
+    the persisted model inputs, which come out byte-identical: training is reused."""
     real_digest = CodeFingerprinter._source_digest
 
     def digest(self: CodeFingerprinter, obj: Any) -> str:
@@ -114,9 +117,22 @@ def test_an_edited_node_function_reruns_that_node_and_what_its_output_changes(
         return "edited" if edited else real_digest(self, obj)
 
     monkeypatch.setattr(CodeFingerprinter, "_source_digest", digest)
-    ran = _ran(_run(project, ["data_processing", "training"]))
+    decisions = _run(project, ["data_processing", "training"])
     changed = "code changed (fashion_vae.pipelines.data_processing.nodes.normalize)"
-    assert ran == {"normalize_train": changed, "normalize_test": changed}
+    ran = _ran(decisions)
+    assert ran["data_processing.train.normalize"] == changed
+    assert ran["data_processing.test.normalize"] == changed
+    assert set(ran) == {
+        f"data_processing.{name}"
+        for name in (
+            "train.normalize",
+            "test.normalize",
+            "train.add_channel_axis",
+            "test.add_channel_axis",
+            "split_validation",
+        )
+    }
+    assert decisions["training.train_vae"] == REUSED
 
 
 def test_a_truncated_npy_is_recomputed_not_loaded(project: Path) -> None:
@@ -125,7 +141,10 @@ def test_a_truncated_npy_is_recomputed_not_loaded(project: Path) -> None:
     with model_input.open("r+b") as file:
         file.truncate(model_input.stat().st_size // 2)
     ran = _ran(_run(project, ["data_processing", "training"]))
-    assert ran == {"split_validation": "output model_input_train changed since it was written"}
+    changed = "output model_input_train changed since it was written"
+    assert ran.pop("data_processing.split_validation") == changed
+    # Its input stays in memory: the chain that computes it runs again, and nothing else.
+    assert set(ran) == {"data_processing.train.normalize", "data_processing.train.add_channel_axis"}
     assert _sha256(model_input) == intact  # so train_vae's recorded input is valid again
     assert np.load(model_input).shape == (768, 28, 28, 1)
 
@@ -168,12 +187,21 @@ def test_cli_no_cache_from_nodes_and_only_missing_outputs(
     disabled = _cli_run(project, monkeypatch, *pipeline, "--no-cache")
     assert disabled == dict.fromkeys(NODES["data_processing"], "cache disabled (--no-cache)")
 
-    from_nodes = _cli_run(project, monkeypatch, *pipeline, "--from-nodes", "split_validation")
-    assert from_nodes == {"split_validation": REUSED}  # recorded by the --no-cache run
+    start = "data_processing.train.normalize"
+    from_nodes = _cli_run(project, monkeypatch, *pipeline, "--from-nodes", start)
+    assert from_nodes == {  # recorded by the --no-cache run
+        start: REUSED,
+        "data_processing.train.add_channel_axis": REUSED,
+        "data_processing.split_validation": REUSED,
+    }
 
     (project / OUTPUTS / "05_model_input" / "test_images.npy").unlink()
     only_missing = _cli_run(project, monkeypatch, *pipeline, "--only-missing-outputs")
-    assert only_missing == {"add_channel_axis_test": "output model_input_test missing"}
+    assert only_missing == {
+        "data_processing.test.normalize": only_missing["data_processing.test.normalize"],
+        "data_processing.test.add_channel_axis": "output model_input_test missing",
+    }
+    assert only_missing["data_processing.test.normalize"].startswith("needed to run")
 
 
 def test_cli_runner_names_and_runner_params(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
