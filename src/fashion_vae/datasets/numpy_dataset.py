@@ -18,15 +18,17 @@ from kedro.io.core import (
 )
 
 from ._atomic import write_atomically
+from ._staged_versions import StagedVersionsMixin
 
 
-class NumpyDataset(AbstractVersionedDataset[np.ndarray, np.ndarray]):
+class NumpyDataset(StagedVersionsMixin, AbstractVersionedDataset[np.ndarray, np.ndarray]):
     """Loads/saves one numpy array from/to a ``.npy`` file on any fsspec filesystem.
 
     Local files are memory-mapped read-only by default (``load_args: {mmap_mode: r}``), so
     loading is instant and pages are shared between processes; other filesystems are read
     fully into memory, as memory maps need a local file. Pickled (object) arrays are refused
-    both ways, because unpickling a file can run arbitrary code.
+    both ways, because unpickling a file can run arbitrary code. A versioned local save
+    publishes its version folder only once the file is complete (``StagedVersionsMixin``).
 
     Example catalog entry:
 
