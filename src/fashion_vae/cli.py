@@ -22,15 +22,21 @@ from typing import Any
 import click
 from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.cli.utils import CONTEXT_SETTINGS
+from kedro.io import DatasetError
 from kedro.utils import load_obj
+from kedro.validation import ParameterValidationError
 
 from fashion_vae.cache import CacheMixin, CachingParallelRunner, CachingRunner, CachingThreadRunner
+from fashion_vae.errors import ProjectError
 
 RUNNER_HELP = """The runner: 'SequentialRunner' (default), 'ThreadRunner' or 'ParallelRunner',
 each with the cache, or the dotted path of any runner class, used as given."""
 NO_CACHE_HELP = """Run every node instead of reusing those whose code, parameters and inputs
 are unchanged. Fingerprints are still recorded, so the next cached run can reuse this one's
 outputs. The same as `--runner-params enabled=false`."""
+# What a run can expect to go wrong, and explains in its message: shown without a traceback.
+# Anything else is a bug and keeps its traceback.
+EXPECTED_ERRORS = (ProjectError, ParameterValidationError, DatasetError)
 # Kedro's runner names → the dotted path of the same runner with the cache.
 CACHING_RUNNERS = {
     "SequentialRunner": f"fashion_vae.cache.{CachingRunner.__name__}",
@@ -53,7 +59,15 @@ def _run(
         if not issubclass(load_obj(runner, "kedro.runner"), CacheMixin):
             raise click.UsageError(f"--no-cache needs a caching runner, not {runner}")
         runner_params = {**runner_params, "enabled": False}
-    return kedro_run.callback(runner=runner, runner_params=runner_params, **options)
+    try:
+        return kedro_run.callback(runner=runner, runner_params=runner_params, **options)
+    except EXPECTED_ERRORS as error:
+        raise click.ClickException(_explained(error)) from error
+
+
+def _explained(error: BaseException) -> str:
+    """The error's message and its notes (which node, which files), as one short text."""
+    return "\n".join([str(error), *getattr(error, "__notes__", ())])
 
 
 def _options() -> list[click.Parameter]:

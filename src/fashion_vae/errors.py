@@ -19,3 +19,7 @@ class MissingInputError(ProjectError, FileNotFoundError):
 
 class RunInProgressError(ProjectError):
     """Another run is writing into the same outputs; the message names its process."""
+
+
+class ModelMismatchError(ProjectError, ValueError):
+    """A stored model does not fit the data (or another model): the message names both shapes."""

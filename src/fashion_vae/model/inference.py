@@ -8,14 +8,16 @@ import keras
 import numpy as np
 from scipy import special
 
+from fashion_vae.errors import ModelMismatchError
+
 from .vae import VAE, InShards
 
 
 def check_images_fit(model: keras.Model, images: np.ndarray, model_name: str) -> None:
-    """Raise ValueError naming both shapes unless `images` is N × the model's input shape."""
+    """Raise ModelMismatchError naming both shapes unless `images` is N × the model's input."""
     expected = tuple(model.input_shape[1:])
     if tuple(images.shape[1:]) != expected or images.ndim != len(expected) + 1:
-        raise ValueError(
+        raise ModelMismatchError(
             f"{model_name} expects images of shape (N, {', '.join(map(str, expected))}) but "
             f"the data has shape {tuple(images.shape)}; evaluate a model trained on this data"
         )
@@ -26,7 +28,7 @@ def check_vae_fits(vae: VAE, images: np.ndarray) -> None:
     check_images_fit(vae.encoder, images, "vae_model")
     output = tuple(vae.decoder.output_shape[1:])
     if output != tuple(images.shape[1:]):
-        raise ValueError(
+        raise ModelMismatchError(
             f"vae_model decodes images of shape (N, {', '.join(map(str, output))}) but the "
             f"data has shape {tuple(images.shape)}"
         )
