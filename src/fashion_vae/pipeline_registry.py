@@ -3,10 +3,16 @@
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
+# Pipelines run only when asked for by name: they use a trained model, and encode reads a
+# folder the user names, so `kedro run` alone must not need them.
+ON_DEMAND = ("generate", "encode")
+
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Register every pipeline under `pipelines/`; `__default__` runs them all."""
+    """Register every pipeline under `pipelines/`; `__default__` runs all but the on-demand ones."""
     # A pipeline that fails to import is an error, not a warning and a smaller `kedro run`.
     pipelines = find_pipelines(raise_errors=True)
-    pipelines["__default__"] = sum(pipelines.values())
+    pipelines["__default__"] = sum(
+        pipeline for name, pipeline in pipelines.items() if name not in ON_DEMAND
+    )
     return pipelines

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 import pytest
 import yaml
@@ -15,6 +16,12 @@ from pydantic import ValidationError
 from fashion_vae import metrics
 from fashion_vae.labels import CLASS_NAMES
 from fashion_vae.model import VAE, build_classifier, encode_images
+from fashion_vae.model.latent_density import (
+    LatentDensity,
+    LatentMixture,
+    fit_latent_density,
+    vae_digest,
+)
 from fashion_vae.parameters import EvaluateParameters, FeatureClassifierParameters
 from fashion_vae.pipelines.evaluate.nodes import (
     _log_likelihood_model,
@@ -24,6 +31,8 @@ from fashion_vae.pipelines.evaluate.nodes import (
     latent_metrics,
     likelihood_metrics,
     reconstruction_metrics,
+    sample_class_conditional,
+    sample_latent_mixture,
     sample_prior,
 )
 from fashion_vae.pipelines.report.pipeline import FIGURES
@@ -69,16 +78,25 @@ EXPECTED_KEYS = {
         "features",
     },
     "generation": {
-        "fid_fashion_classifier",
         "description",
         "fid_real_reference",
         "reference_description",
-        "n_generated",
         "n_reference",
         "classifier_test_accuracy",
-        "class_distribution",
+        "prior",
+        "gmm",
+        "class_conditional",
     },
 }
+SAMPLER_KEYS = {"fid_fashion_classifier", "n_generated", "class_distribution"}
+MIXTURE_KEYS = {
+    "n_components",
+    "class_components",
+    "covariance_type",
+    "modelled_dimensions",
+    "activity_threshold",
+}
+CLASS_CONDITIONAL_KEYS = {"accuracy", "per_class", "n_per_class", "real_per_class", "description"}
 
 
 @pytest.fixture
@@ -218,11 +236,35 @@ def test_feature_learning_on_a_seeded_training_subset(vae: VAE, data: dict) -> N
         )
 
 
-def test_prior_samples_and_generation_metrics(vae: VAE, data: dict) -> None:
+def _density(vae: VAE, data: dict) -> dict[str, Any]:
+    """A latent density of the tiny VAE's training codes, as the catalog stores it."""
+    z_mean, _ = encode_images(vae, data["train"], batch_size=64)
+    density = fit_latent_density(
+        z_mean,
+        data["train_labels"],
+        CLASS_NAMES,
+        n_components=3,
+        class_components=2,
+        covariance_type="full",
+        activity_threshold=0.0,
+        rng=np.random.default_rng(0),
+        model_digest=vae_digest(vae),
+    )
+    return json.loads(json.dumps(density.to_json()))
+
+
+def test_samples_of_each_sampler_and_generation_metrics(vae: VAE, data: dict) -> None:
     samples = sample_prior(vae, data["test"], n_generated=150, batch_size=64, seed=3)
     assert samples.shape == (150, 28, 28, 1) and samples.dtype == np.float32
     assert samples.min() >= 0 and samples.max() <= 1
     np.testing.assert_array_equal(sample_prior(vae, data["test"], 150, 64, seed=3), samples)
+    density = _density(vae, data)
+    mixture = sample_latent_mixture(vae, density, n_generated=120, batch_size=64, seed=3)
+    assert mixture.shape == (120, 28, 28, 1)
+    np.testing.assert_array_equal(sample_latent_mixture(vae, density, 120, 64, seed=3), mixture)
+    assert not np.array_equal(sample_latent_mixture(vae, density, 120, 64, seed=4), mixture)
+    per_class = sample_class_conditional(vae, density, n_per_class=6, batch_size=64, seed=3)
+    assert per_class.shape == (10, 6, 28, 28, 1)
 
     classifier = build_classifier([4], dense_units=8, dropout=0.0)
     result = generation_metrics(
@@ -230,18 +272,70 @@ def test_prior_samples_and_generation_metrics(vae: VAE, data: dict) -> None:
         data["test"],
         data["test_labels"],
         data["train"][:100],
-        samples,
+        prior_samples=samples,
+        mixture_samples=mixture,
+        class_conditional_samples=per_class,
+        latent_density=density,
         batch_size=64,
     )
-    assert result["fid_fashion_classifier"] >= 0 and result["fid_real_reference"] >= 0
-    assert "not Inception FID" in result["description"]
-    assert result["n_generated"] == 150 and result["n_reference"] == 100
-    assert 0 <= result["classifier_test_accuracy"] <= 1
-    distribution = result["class_distribution"]
-    assert tuple(distribution["shares"]) == CLASS_NAMES
-    assert sum(distribution["shares"].values()) == pytest.approx(1.0)
-    assert distribution["largest_class"] in CLASS_NAMES
-    assert 0 <= distribution["entropy"] <= distribution["max_entropy"]
+    assert set(result) == EXPECTED_KEYS["generation"]
+    assert result["fid_real_reference"] >= 0 and "not Inception FID" in result["description"]
+    assert result["n_reference"] == 100 and 0 <= result["classifier_test_accuracy"] <= 1
+    assert (
+        set(result["prior"]) == SAMPLER_KEYS and set(result["gmm"]) == SAMPLER_KEYS | MIXTURE_KEYS
+    )
+    assert result["prior"]["n_generated"] == 150 and result["gmm"]["n_generated"] == 120
+    assert result["gmm"]["n_components"] == 3 and result["gmm"]["modelled_dimensions"] == 4
+    for sampler in ("prior", "gmm"):
+        assert result[sampler]["fid_fashion_classifier"] >= 0
+        distribution = result[sampler]["class_distribution"]
+        assert tuple(distribution["shares"]) == CLASS_NAMES
+        assert sum(distribution["shares"].values()) == pytest.approx(1.0)
+        assert distribution["largest_class"] in CLASS_NAMES
+        assert 0 <= distribution["entropy"] <= distribution["max_entropy"]
+    conditional = result["class_conditional"]
+    assert set(conditional) == CLASS_CONDITIONAL_KEYS and conditional["n_per_class"] == 6
+    assert tuple(conditional["per_class"]) == tuple(conditional["real_per_class"]) == CLASS_NAMES
+    assert conditional["accuracy"] == pytest.approx(
+        np.mean(list(conditional["per_class"].values()))
+    )
+
+
+def test_class_conditional_accuracy_counts_the_classifier_s_hits() -> None:
+    # A "classifier" that answers the class written in the image's first pixel.
+    inputs = keras.Input((28, 28, 1))
+    features = keras.layers.Lambda(lambda x: x[:, 0, :2, 0], name="features")(inputs)
+    logits = keras.layers.Lambda(
+        lambda f: -keras.ops.square(f[:, :1] * 9 - keras.ops.arange(10, dtype="float32"))
+    )(features)
+    classifier = keras.Model(inputs, logits)
+    per_class = np.zeros((10, 4, 28, 28, 1), np.float32)
+    for c in range(10):
+        per_class[c, :, 0, 0, 0] = c / 9
+    per_class[6, :3, 0, 0, 0] = 0  # three of four Shirts look like T-shirts
+    real = np.repeat(per_class[:, 3], 2, axis=0)  # two real images per class, all recognised
+    result = generation_metrics(
+        classifier,
+        real,
+        np.repeat(np.arange(10), 2),
+        real,
+        prior_samples=real,
+        mixture_samples=real,
+        class_conditional_samples=per_class,
+        latent_density=LatentDensity(
+            latent_dim=1,
+            dimensions=np.array([0]),
+            overall=LatentMixture(np.ones(1), np.zeros((1, 1)), np.ones(1), "spherical"),
+            per_class={},
+            model_digest="",
+            activity_threshold=0.0,
+        ).to_json(),
+        batch_size=16,
+    )["class_conditional"]
+    assert result["per_class"]["Shirt"] == 0.25
+    assert all(share == 1.0 for name, share in result["per_class"].items() if name != "Shirt")
+    assert result["accuracy"] == pytest.approx(9.25 / 10)
+    assert set(result["real_per_class"].values()) == {1.0}
 
 
 def test_images_of_the_wrong_shape_are_refused_naming_both_shapes(vae: VAE) -> None:
@@ -253,7 +347,17 @@ def test_images_of_the_wrong_shape_are_refused_naming_both_shapes(vae: VAE) -> N
         sample_prior(vae, wrong, n_generated=4, batch_size=8, seed=0)
     classifier = build_classifier([4], dense_units=8, dropout=0.0)
     with pytest.raises(ValueError, match=r"fashion_classifier expects .*\(5, 32, 32, 1\)"):
-        generation_metrics(classifier, wrong, np.zeros(5), wrong, wrong, batch_size=8)
+        generation_metrics(
+            classifier,
+            wrong,
+            np.zeros(5),
+            wrong,
+            prior_samples=wrong,
+            mixture_samples=wrong,
+            class_conditional_samples=wrong[None],
+            latent_density={},
+            batch_size=8,
+        )
 
 
 def test_assemble_metrics_nests_the_sections_after_a_run_section() -> None:
@@ -340,7 +444,13 @@ def test_every_pipeline_end_to_end_writes_every_metric(
     project_copy: Path, run_pipelines: Callable
 ) -> None:
     run_pipelines(
-        project_copy, "data_processing", "training", "feature_classifier", "evaluate", "report"
+        project_copy,
+        "data_processing",
+        "training",
+        "feature_classifier",
+        "latent_density",
+        "evaluate",
+        "report",
     )
     output = project_copy / "data" / "test_env"
     metrics_dir = output / "08_reporting" / "metrics.json"
@@ -355,7 +465,15 @@ def test_every_pipeline_end_to_end_writes_every_metric(
     assert result["feature_learning"]["n_train"] == 768
     assert tuple(result["reconstruction"]["per_class"]) == CLASS_NAMES
     assert len(result["latent"]["kl_per_dimension"]["values"]) == 16
-    assert tuple(result["generation"]["class_distribution"]["shares"]) == CLASS_NAMES
+    generation = result["generation"]
+    for sampler in ("prior", "gmm"):
+        assert tuple(generation[sampler]["class_distribution"]["shares"]) == CLASS_NAMES
+        assert generation[sampler]["n_generated"] == 256
+    assert set(generation["gmm"]) == SAMPLER_KEYS | MIXTURE_KEYS
+    assert generation["gmm"]["n_components"] == 8 and generation["gmm"]["class_components"] == 3
+    assert set(generation["class_conditional"]) == CLASS_CONDITIONAL_KEYS
+    assert tuple(generation["class_conditional"]["per_class"]) == CLASS_NAMES
+    assert 0 <= generation["class_conditional"]["accuracy"] <= 1
     nll = result["log_likelihood"]["negative_log_likelihood_iwae"]
     assert result["log_likelihood"]["data_entropy_floor"] < nll < result["elbo"]["negative_elbo"]
     samples_dir = output / "07_model_output" / "generated_samples.npy"
@@ -363,6 +481,15 @@ def test_every_pipeline_end_to_end_writes_every_metric(
     samples = np.load(samples_dir / samples_version / "generated_samples.npy")
     assert samples.shape == (256, 28, 28, 1)
     assert _versions(output / "07_model_output" / "test_posterior_mean.npy")
+    (per_class_version,) = _versions(output / "07_model_output" / "class_conditional_samples.npy")
+    per_class = np.load(
+        output
+        / "07_model_output"
+        / "class_conditional_samples.npy"
+        / per_class_version
+        / "class_conditional_samples.npy"
+    )
+    assert per_class.shape == (10, 16, 28, 28, 1)
 
     # The report: a version of every figure, and one page that embeds them all and every metric.
     reporting = output / "08_reporting"

@@ -70,6 +70,22 @@ def test_latent_maps_and_traversals(vae: VAE, test_set: tuple) -> None:
     assert _image_axes(traversals) == 2 * 4
 
 
+def test_samples_show_both_samplers_and_one_labelled_row_per_class(test_set: tuple) -> None:
+    images, _, _ = test_set
+    prior, mixture = images[:40], 1 - images[:30]
+    figure = report_nodes.plot_samples(prior, mixture)
+    shown = [axes.images[0].get_array() for axes in figure.axes if axes.images]
+    assert len(shown) == 40 + 30
+    np.testing.assert_array_equal(shown[0], prior[0, ..., 0])  # the prior's grid on the left
+    np.testing.assert_array_equal(shown[10], mixture[0, ..., 0])  # one row of 10 each, in turn
+    titles = [text.get_text() for text in figure.texts]
+    assert "prior N(0, I)" in titles and "latent mixture" in titles
+    per_class = images[:60].reshape(10, 6, 28, 28, 1)
+    rows = report_nodes.plot_class_conditional(per_class)
+    assert _image_axes(rows) == 10 * 6
+    assert [axes.get_ylabel() for axes in rows.axes if axes.get_ylabel()] == list(CLASS_NAMES)
+
+
 def test_page_embeds_every_figure_and_the_gif(vae: VAE, test_set: tuple) -> None:
     images, labels, _ = test_set
     history = pd.DataFrame(
@@ -92,7 +108,8 @@ def test_page_embeds_every_figure_and_the_gif(vae: VAE, test_set: tuple) -> None
         "training_curves": report_nodes.plot_training_curves(history),
         "per_class_error": report_nodes.plot_per_class_error(metrics),
         "progress_strip": report_nodes.plot_training_progress(progress),
-        "samples": report_nodes.plot_samples(images),
+        "samples": report_nodes.plot_samples(images, images[::-1]),
+        "class_samples": report_nodes.plot_class_conditional(images[:50].reshape(10, 5, 28, 28, 1)),
     }
     pngs = {name: _as_loaded_png(figure) for name, figure in figures.items()}
     page, gif = report_nodes.build_report_page(metrics, progress, REPORT, **pngs)

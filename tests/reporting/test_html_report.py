@@ -66,13 +66,20 @@ FULL_METRICS = {
     },
     "latent": {"latent_dim": 200, "active_units": 14, "kl_per_dimension": {"total": 14.2}},
     "feature_learning": {"linear_probe_accuracy": 0.8591, "knn_accuracy": 0.8437, "knn_k": 5},
-    "generation": {"fid_fashion_classifier": 19.4262, "fid_real_reference": 0.1803},
+    "generation": {
+        "fid_real_reference": 0.1803,
+        "prior": {"fid_fashion_classifier": 19.4262},
+        "gmm": {"fid_fashion_classifier": 10.1234},
+        "class_conditional": {"accuracy": 0.8456},
+    },
 }
 HEADLINE_ROWS = [  # label, value, standard error, units of FULL_METRICS' headline table
     ("test −ELBO", "235.4712", "0.7561", "nats/image"),
     ("IWAE bound −log p(x) (K = 5)", "234.3109", "0.7432", "nats/image"),
     ("data entropy floor", "189.9017", MISSING, "nats/image"),
-    ("FID, Fashion-MNIST classifier", "19.4262", MISSING, ""),
+    ("FID, prior N(0, I)", "19.4262", MISSING, ""),
+    ("FID, latent mixture", "10.1234", MISSING, ""),
+    ("class-conditional accuracy", "0.8456", MISSING, "fraction of samples"),
     ("linear probe accuracy", "0.8591", MISSING, "fraction of test images"),
     ("k-NN accuracy (k = 5)", "0.8437", MISSING, "fraction of test images"),
     ("active units (of 200)", "14", MISSING, "latent dimensions"),
@@ -259,15 +266,17 @@ def test_first_table_is_the_headline_before_any_figure(figures, gif):
 def test_headline_shows_a_dash_for_missing_metrics(figures):
     metrics = {
         **FULL_METRICS,
-        # The generation section grows sub-sections: its FID is no longer where it was.
-        "generation": {"prior": {"fid_fashion_classifier": 19.4}},
+        # A metrics file from before the latent mixture: only the prior's FID, elsewhere.
+        "generation": {"fid_fashion_classifier": 19.4},
         "elbo": {"negative_elbo": 235.4712, "standard_error": None},
     }
     del metrics["feature_learning"]
     rows = {row[0]: row for row in _outline(build_report(metrics, figures, {})).tables[0][1:]}
     assert rows["test −ELBO"][1:3] == ["235.4712", MISSING]
     assert rows["test −ELBO"][3] == "nats/image"  # the default units without the metrics' own
-    assert rows["FID, Fashion-MNIST classifier"][1] == MISSING
+    assert rows["FID, prior N(0, I)"][1] == MISSING
+    assert rows["FID, latent mixture"][1] == MISSING
+    assert rows["class-conditional accuracy"][1] == MISSING
     assert rows["linear probe accuracy"][1] == MISSING
     assert rows["k-NN accuracy"][1] == MISSING  # and no "(k = …)" without knn_k
     assert rows["active units (of 200)"][1] == "14"

@@ -55,7 +55,13 @@ HEADLINES = (
         units="nats/image",
         units_path="log_likelihood.units",
     ),
-    Headline("FID, Fashion-MNIST classifier", "generation.fid_fashion_classifier"),
+    Headline("FID, prior N(0, I)", "generation.prior.fid_fashion_classifier"),
+    Headline("FID, latent mixture", "generation.gmm.fid_fashion_classifier"),
+    Headline(
+        "class-conditional accuracy",
+        "generation.class_conditional.accuracy",
+        units="fraction of samples",
+    ),
     Headline(
         "linear probe accuracy",
         "feature_learning.linear_probe_accuracy",

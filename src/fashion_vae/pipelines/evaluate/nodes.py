@@ -27,6 +27,7 @@ from fashion_vae.model import (
     kl_divergence,
     predict_in_batches,
 )
+from fashion_vae.model.latent_density import LatentDensity, density_for
 from fashion_vae.parameters import EvaluateParameters
 
 # Burda et al. (2016): a unit is active when its posterior mean varies across data by > 0.01.
@@ -45,8 +46,13 @@ FID_REFERENCE_DESCRIPTION = (
     "The same distance between the real validation images and the real test images: what "
     "real data scores, with the bias of a smaller sample."
 )
+CLASS_CONDITIONAL_DESCRIPTION = (
+    "Share of the images drawn from each class's latent mixture that the classifier assigns to "
+    "that class (per_class), and its mean over the classes (accuracy); real_per_class is what "
+    "the real test images of each class score."
+)
 # Separate random streams under the one seed, so that no two draws share numbers.
-_IWAE_STREAM, _PRIOR_STREAM, _SUBSET_STREAM = 1, 2, 3
+_IWAE_STREAM, _PRIOR_STREAM, _SUBSET_STREAM, _MIXTURE_STREAM, _CLASS_STREAM = 1, 2, 3, 4, 5
 
 
 def _check_same_length(**arrays: np.ndarray) -> None:
@@ -262,40 +268,111 @@ def sample_prior(
     return decode_latents(vae, z, batch_size)
 
 
-def generation_metrics(
-    classifier: keras.Model,
-    test_images: np.ndarray,
-    test_labels: np.ndarray,
-    reference_images: np.ndarray,
-    generated: np.ndarray,
-    *,
-    batch_size: int,
+def sample_latent_mixture(
+    vae: VAE, latent_density: dict[str, Any], n_generated: int, batch_size: int, seed: int
+) -> np.ndarray:
+    """Decode `n_generated` seeded draws from the latent mixture of all training codes."""
+    density = density_for(vae, latent_density)
+    rng = np.random.default_rng((seed, _MIXTURE_STREAM))
+    return decode_latents(vae, density.sample(n_generated, rng), batch_size)
+
+
+def sample_class_conditional(
+    vae: VAE, latent_density: dict[str, Any], n_per_class: int, batch_size: int, seed: int
+) -> np.ndarray:
+    """Decode `n_per_class` seeded draws from each class's mixture: 10 × n × 28 × 28 × 1."""
+    density = density_for(vae, latent_density)
+    if density.class_names != list(CLASS_NAMES):
+        raise ValueError(
+            f"latent_density has mixtures for {density.class_names}; expected one per "
+            f"Fashion-MNIST class, {list(CLASS_NAMES)}"
+        )
+    rng = np.random.default_rng((seed, _CLASS_STREAM))
+    z = np.concatenate([density.sample(n_per_class, rng, name) for name in CLASS_NAMES])
+    images = decode_latents(vae, z, batch_size)
+    return images.reshape(len(CLASS_NAMES), n_per_class, *images.shape[1:])
+
+
+def _sampler_metrics(
+    test_features: np.ndarray, features: np.ndarray, logits: np.ndarray
 ) -> dict[str, Any]:
-    """Fréchet distance of generated to test images in classifier features, and class shares."""
-    for images in (test_images, reference_images, generated):
-        check_images_fit(classifier, images, "fashion_classifier")
-    _check_same_length(test_images=test_images, test_labels=test_labels)
-    extractor = feature_extractor(classifier)
-    test_features, test_logits = predict_in_batches(extractor, test_images, batch_size)
-    generated_features, generated_logits = predict_in_batches(extractor, generated, batch_size)
-    reference_features, _ = predict_in_batches(extractor, reference_images, batch_size)
-    distribution = metrics.class_distribution(special.softmax(generated_logits, axis=1))
+    """Fréchet distance of one sampler's images to the test images, and their class shares."""
+    distribution = metrics.class_distribution(special.softmax(logits, axis=1))
     shares = distribution.pop("shares")
     return {
-        "fid_fashion_classifier": metrics.frechet_distance(test_features, generated_features),
-        "description": FID_DESCRIPTION,
-        "fid_real_reference": metrics.frechet_distance(test_features, reference_features),
-        "reference_description": FID_REFERENCE_DESCRIPTION,
-        "n_generated": len(generated),
-        "n_reference": len(reference_images),
-        "classifier_test_accuracy": float(
-            np.mean(np.argmax(test_logits, axis=1) == np.asarray(test_labels))
-        ),
+        "fid_fashion_classifier": metrics.frechet_distance(test_features, features),
+        "n_generated": len(features),
         "class_distribution": {
             **distribution,
             "largest_class": CLASS_NAMES[int(np.argmax(shares))],
             "smallest_class": CLASS_NAMES[int(np.argmin(shares))],
             "shares": dict(zip(CLASS_NAMES, shares, strict=True)),
+        },
+    }
+
+
+def generation_metrics(
+    classifier: keras.Model,
+    test_images: np.ndarray,
+    test_labels: np.ndarray,
+    reference_images: np.ndarray,
+    *,
+    prior_samples: np.ndarray,
+    mixture_samples: np.ndarray,
+    class_conditional_samples: np.ndarray,
+    latent_density: dict[str, Any],
+    batch_size: int,
+) -> dict[str, Any]:
+    """Per sampler (prior, gmm) the Fréchet distance and class shares; class-conditional hits."""
+    n_classes, n_per_class = class_conditional_samples.shape[:2]
+    class_conditional = np.reshape(
+        class_conditional_samples, (-1, *class_conditional_samples.shape[2:])
+    )
+    for images in (test_images, reference_images, prior_samples, mixture_samples):
+        check_images_fit(classifier, images, "fashion_classifier")
+    check_images_fit(classifier, class_conditional, "fashion_classifier")
+    if n_classes != len(CLASS_NAMES):
+        raise ValueError(
+            f"class_conditional_samples has {n_classes} classes; expected {len(CLASS_NAMES)}"
+        )
+    _check_same_length(test_images=test_images, test_labels=test_labels)
+    density = LatentDensity.from_json(latent_density)
+    extractor = feature_extractor(classifier)
+    test_features, test_logits = predict_in_batches(extractor, test_images, batch_size)
+    reference_features, _ = predict_in_batches(extractor, reference_images, batch_size)
+    samplers = {
+        name: _sampler_metrics(test_features, *predict_in_batches(extractor, images, batch_size))
+        for name, images in (("prior", prior_samples), ("gmm", mixture_samples))
+    }
+    samplers["gmm"].update(
+        n_components=density.overall.n_components,
+        class_components=max((m.n_components for m in density.per_class.values()), default=None),
+        covariance_type=density.overall.covariance_type,
+        modelled_dimensions=len(density.dimensions),
+        activity_threshold=density.activity_threshold,
+    )
+    _, class_logits = predict_in_batches(extractor, class_conditional, batch_size)
+    requested = np.repeat(np.arange(n_classes), n_per_class)
+    hits = (np.argmax(class_logits, axis=1) == requested).reshape(n_classes, n_per_class)
+    test_labels = np.asarray(test_labels)
+    test_hits = np.argmax(test_logits, axis=1) == test_labels
+    real_per_class = {
+        name: float(np.mean(test_hits[test_labels == c])) if np.any(test_labels == c) else None
+        for c, name in enumerate(CLASS_NAMES)
+    }
+    return {
+        "description": FID_DESCRIPTION,
+        "fid_real_reference": metrics.frechet_distance(test_features, reference_features),
+        "reference_description": FID_REFERENCE_DESCRIPTION,
+        "n_reference": len(reference_images),
+        "classifier_test_accuracy": float(np.mean(test_hits)),
+        **samplers,
+        "class_conditional": {
+            "accuracy": float(np.mean(hits)),
+            "per_class": dict(zip(CLASS_NAMES, np.mean(hits, axis=1).tolist(), strict=True)),
+            "n_per_class": int(n_per_class),
+            "real_per_class": real_per_class,
+            "description": CLASS_CONDITIONAL_DESCRIPTION,
         },
     }
 

@@ -11,6 +11,8 @@ from .nodes import (
     latent_metrics,
     likelihood_metrics,
     reconstruction_metrics,
+    sample_class_conditional,
+    sample_latent_mixture,
     sample_prior,
 )
 
@@ -89,13 +91,40 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="sample_prior",
             ),
             node(
+                sample_latent_mixture,
+                [
+                    "vae_model",
+                    "latent_density",
+                    "params:evaluate.n_generated",
+                    BATCH_SIZE,
+                    "params:seed",
+                ],
+                "mixture_samples",
+                name="sample_latent_mixture",
+            ),
+            node(
+                sample_class_conditional,
+                [
+                    "vae_model",
+                    "latent_density",
+                    "params:evaluate.n_per_class",
+                    BATCH_SIZE,
+                    "params:seed",
+                ],
+                "class_conditional_samples",
+                name="sample_class_conditional",
+            ),
+            node(
                 generation_metrics,
                 {
                     "classifier": "fashion_classifier",
                     "test_images": "model_input_test",
                     "test_labels": "test_labels",
                     "reference_images": "model_input_validation",
-                    "generated": "generated_samples",
+                    "prior_samples": "generated_samples",
+                    "mixture_samples": "mixture_samples",
+                    "class_conditional_samples": "class_conditional_samples",
+                    "latent_density": "latent_density",
                     "batch_size": BATCH_SIZE,
                 },
                 "generation_section",

@@ -9,10 +9,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from PIL import Image
 
+from fashion_vae.labels import CLASS_NAMES
 from fashion_vae.model import VAE, decode_latents
 from fashion_vae.parameters import ReportParameters
 from fashion_vae.reporting import (
     build_report,
+    class_rows_figure,
     interpolations_figure,
     latent_map_figure,
     latent_traversals_figure,
@@ -21,7 +23,7 @@ from fashion_vae.reporting import (
     progress_strip_figure,
     project_2d,
     reconstructions_figure,
-    samples_figure,
+    sampler_grids_figure,
     select_per_class,
     training_curves_figure,
     traversal_codes,
@@ -33,7 +35,9 @@ DECODE_BATCH = 1000
 # One line under each figure of the report page, keyed like the figure datasets.
 CAPTIONS = {
     "reconstructions": "Two test images per class (top) and their posterior-mean reconstructions.",
-    "samples": "One hundred images decoded from z ~ N(0, I).",
+    "samples": "One hundred images decoded from z ~ N(0, I) (left) and from the latent mixture "
+    "fitted to the training codes (right).",
+    "class_samples": "Images decoded from each class's own latent mixture, one row per class.",
     "interpolations": "Decoded straight latent paths between test images of different classes.",
     "latent_map_pca": "Test posterior means projected on their first two principal components.",
     "latent_map_tsne": "t-SNE of a seeded subset of the test posterior means.",
@@ -54,9 +58,23 @@ def plot_reconstructions(vae: VAE, test_images: np.ndarray, test_labels: np.ndar
     return reconstructions_figure(originals, reconstructions, np.asarray(test_labels)[chosen])
 
 
-def plot_samples(generated_samples: np.ndarray) -> Figure:
-    """Draw a 10×10 grid of the images decoded from the prior."""
-    return samples_figure(np.asarray(generated_samples[:100]))
+def plot_samples(generated_samples: np.ndarray, mixture_samples: np.ndarray) -> Figure:
+    """Draw 10×10 grids of the prior's and the latent mixture's samples side by side."""
+    return sampler_grids_figure(
+        {
+            "prior N(0, I)": np.asarray(generated_samples[:100]),
+            "latent mixture": np.asarray(mixture_samples[:100]),
+        }
+    )
+
+
+def plot_class_conditional(class_conditional_samples: np.ndarray) -> Figure:
+    """Draw ten samples of each class's latent mixture, one labelled row per class."""
+    return class_rows_figure(
+        np.asarray(class_conditional_samples[:, :10]),
+        CLASS_NAMES,
+        "Samples from each class's latent mixture",
+    )
 
 
 def plot_interpolations(

@@ -4,6 +4,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from .nodes import (
     build_report_page,
+    plot_class_conditional,
     plot_interpolations,
     plot_latent_map_pca,
     plot_latent_map_tsne,
@@ -20,6 +21,7 @@ from .nodes import (
 FIGURES = [
     "reconstructions",
     "samples",
+    "class_samples",
     "interpolations",
     "latent_map_pca",
     "latent_map_tsne",
@@ -40,7 +42,18 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "reconstructions@figure",
                 name="plot_reconstructions",
             ),
-            node(plot_samples, "generated_samples", "samples@figure", name="plot_samples"),
+            node(
+                plot_samples,
+                ["generated_samples", "mixture_samples"],
+                "samples@figure",
+                name="plot_samples",
+            ),
+            node(
+                plot_class_conditional,
+                "class_conditional_samples",
+                "class_samples@figure",
+                name="plot_class_conditional",
+            ),
             node(
                 plot_interpolations,
                 ["vae_model", "test_posterior_mean", "test_labels", "params:report", "params:seed"],
