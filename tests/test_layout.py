@@ -30,8 +30,11 @@ def imported_modules(path: Path) -> set[str]:
 def test_every_stage_has_its_own_pipeline_folder() -> None:
     assert PIPELINE_NAMES == [
         "data_processing",
+        "encode",
         "evaluate",
         "feature_classifier",
+        "generate",
+        "latent_density",
         "report",
         "training",
     ]
