@@ -152,38 +152,57 @@ def _failure(error: BaseException) -> str:
     return "\n".join([str(error), *getattr(error, "__notes__", [])])
 
 
-@pytest.mark.parametrize("case", sorted(MALFORMED))
-def test_a_malformed_raw_file_is_refused_before_any_node_naming_it(
-    case: str, project: Path, raw_files: Path, run_pipelines: Callable
-) -> None:
-    before = _outputs(project)
+@pytest.fixture(params=sorted(MALFORMED))
+def case(request: pytest.FixtureRequest) -> str:
+    """The name of a malformed-file case."""
+    return request.param
+
+
+@pytest.fixture
+def outputs_before(project: Path) -> dict[str, str]:
+    """The outputs' digests before the test damages anything."""
+    return _outputs(project)
+
+
+@pytest.fixture
+def malformed(case: str, raw_files: Path, outputs_before: dict[str, str]) -> Path:
+    """The raw file of `case`, damaged that way (restored after the test by `raw_files`)."""
     name, damage = MALFORMED[case]
     path = raw_files / name
     path.write_bytes(damage(path.read_bytes(), raw_files))
+    return path
+
+
+def test_a_malformed_raw_file_is_refused_before_any_node_naming_it(
+    case: str,
+    outputs_before: dict[str, str],
+    malformed: Path,
+    project: Path,
+    run_pipelines: Callable,
+) -> None:
     with pytest.raises(RawDataMismatchError) as refused:
         run_pipelines(project, "data_processing")
-    assert str(path) in str(refused.value)
+    assert str(malformed) in str(refused.value)
     if case == "train images replaced by test images":
         assert "its content is Fashion-MNIST's t10k-images-idx3-ubyte" in str(refused.value)
-    assert _outputs(project) == before
+    assert _outputs(project) == outputs_before
 
 
-@pytest.mark.parametrize("case", sorted(MALFORMED))
 def test_without_the_identity_check_a_malformed_file_is_still_named(
-    case: str, project: Path, raw_files: Path, run_pipelines: Callable
+    case: str,
+    outputs_before: dict[str, str],
+    malformed: Path,
+    project: Path,
+    run_pipelines: Callable,
 ) -> None:
-    before = _outputs(project)
-    name, damage = MALFORMED[case]
-    path = raw_files / name
-    path.write_bytes(damage(path.read_bytes(), raw_files))
     unchecked = {"data_processing": {"raw_sha256": None}}
     with pytest.raises(Exception) as refused:  # noqa: PT011 - each case fails its own way
         run_pipelines(project, "data_processing", runtime_params=unchecked)
     shown = _failure(refused.value)
-    assert name in shown, shown
+    assert malformed.name in shown, shown
     if case in ("label count off by one", "train images replaced by test images"):
         assert TRAIN_IMAGES in shown and TRAIN_LABELS in shown, shown  # a mismatch names both
-    assert _outputs(project) == before
+    assert _outputs(project) == outputs_before
 
 
 def test_swapped_train_and_test_files_are_refused_saying_what_each_is(
