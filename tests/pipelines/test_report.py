@@ -31,7 +31,7 @@ def test_set() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _as_loaded_png(figure: Figure) -> Image.Image:
-    """What the catalog's `<figure>@png` dataset gives the page: the saved PNG, as an image."""
+    """What the catalog's `<figure>_figure` dataset gives the page: the saved PNG, as an image."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return Image.open(io.BytesIO(buffer.getvalue()))

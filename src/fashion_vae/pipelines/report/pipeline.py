@@ -16,8 +16,7 @@ from .nodes import (
     plot_training_progress,
 )
 
-# Each figure is saved as a versioned PNG through matplotlib (`<name>@figure`) and read back
-# as an image (`<name>@png`) by the report page: Kedro's transcoding of one file, two types.
+# Each figure is saved as a versioned PNG (`<name>_figure`), which the report page reads back.
 FIGURES = [
     "reconstructions",
     "samples",
@@ -39,61 +38,61 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 plot_reconstructions,
                 ["vae_model", "model_input_test", "test_labels"],
-                "reconstructions@figure",
+                "reconstructions_figure",
                 name="plot_reconstructions",
             ),
             node(
                 plot_samples,
                 ["generated_samples", "mixture_samples"],
-                "samples@figure",
+                "samples_figure",
                 name="plot_samples",
             ),
             node(
                 plot_class_conditional,
                 "class_conditional_samples",
-                "class_samples@figure",
+                "class_samples_figure",
                 name="plot_class_conditional",
             ),
             node(
                 plot_interpolations,
                 ["vae_model", "test_posterior_mean", "test_labels", "params:report", "params:seed"],
-                "interpolations@figure",
+                "interpolations_figure",
                 name="plot_interpolations",
             ),
             node(
                 plot_latent_map_pca,
                 ["test_posterior_mean", "test_labels"],
-                "latent_map_pca@figure",
+                "latent_map_pca_figure",
                 name="plot_latent_map_pca",
             ),
             node(
                 plot_latent_map_tsne,
                 ["test_posterior_mean", "test_labels", "params:report", "params:seed"],
-                "latent_map_tsne@figure",
+                "latent_map_tsne_figure",
                 name="plot_latent_map_tsne",
             ),
             node(
                 plot_latent_traversals,
                 ["vae_model", "test_posterior_mean", "params:report"],
-                "latent_traversals@figure",
+                "latent_traversals_figure",
                 name="plot_latent_traversals",
             ),
             node(
                 plot_training_curves,
                 "training_history",
-                "training_curves@figure",
+                "training_curves_figure",
                 name="plot_training_curves",
             ),
             node(
                 plot_per_class_error,
                 "metrics",
-                "per_class_error@figure",
+                "per_class_error_figure",
                 name="plot_per_class_error",
             ),
             node(
                 plot_training_progress,
                 "training_progress",
-                "progress_strip@figure",
+                "progress_strip_figure",
                 name="plot_training_progress",
             ),
             node(
@@ -102,7 +101,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "metrics": "metrics",
                     "training_progress": "training_progress",
                     "report": "params:report",
-                    **{name: f"{name}@png" for name in FIGURES},
+                    **{name: f"{name}_figure" for name in FIGURES},
                 },
                 ["report_page", "training_progress_gif"],
                 name="build_report_page",
