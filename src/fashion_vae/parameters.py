@@ -47,9 +47,7 @@ class DataProcessingParameters(Section, title="data_processing"):
 
 
 class Preset(VAEArchitecture):
-    """An architecture (see `VAEArchitecture`) and the recipe that trains it."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    """An architecture (see `VAEArchitecture`: strict and closed like `Section`) and its recipe."""
 
     batch_size: PositiveInt
     epochs: PositiveInt
