@@ -24,6 +24,7 @@ from typing import Any, Literal
 import keras
 import numpy as np
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 
 CovarianceType = Literal["full", "tied", "diag", "spherical"]
 COVARIANCE_TYPES: tuple[str, ...] = ("full", "tied", "diag", "spherical")
@@ -279,7 +280,11 @@ def fit_mixture(
         max_iter=max_iter,
         reg_covar=reg_covar,
         random_state=seed,
-    ).fit(codes)
+    )
+    # EM on a few dimensions is many small BLAS calls: on the project's busy 2-core machine one
+    # thread fitted 50 full components to 55,000 codes in 25 s, two threads in 49 s.
+    with threadpool_limits(limits=1):
+        mixture.fit(codes)
     return LatentMixture(
         weights=mixture.weights_,
         means=mixture.means_,
