@@ -18,6 +18,8 @@ from fashion_vae.model import VAE, VAEConfig, build_vae
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+# MLflow 3 would fetch its telemetry configuration from the network on its first event.
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RAW_DIR = PROJECT_ROOT / "data" / "01_raw" / "fashion-mnist"
@@ -39,8 +41,12 @@ def real_images() -> np.ndarray:
     return (pixels.reshape(-1, 28, 28, 1) / np.float32(255)).astype(np.float32)
 
 
-def copy_project(destination: Path) -> Path:
-    """The project's configuration in destination, writing there, reading the real raw data."""
+def copy_project(destination: Path, *, tracking: bool = False) -> Path:
+    """The project's configuration in destination, writing there, reading the real raw data.
+
+    MLflow tracking is off in the copy unless `tracking` (tests/test_tracking.py): a tracked
+    run also creates a store and logs a model, which the other tests have no use for.
+    """
     _require_raw("train-images-idx3-ubyte.gz")
     destination.mkdir(parents=True, exist_ok=True)
     for item in ("pyproject.toml", ".telemetry"):
@@ -49,6 +55,10 @@ def copy_project(destination: Path) -> Path:
         PROJECT_ROOT / "conf", destination / "conf", ignore=shutil.ignore_patterns("local")
     )
     (destination / "conf" / "local").mkdir()
+    if not tracking:
+        (destination / "conf" / "test" / "parameters_tracking.yml").write_text(
+            "tracking:\n  enabled: false\n"
+        )
     (destination / "src").mkdir()  # the package itself is installed (editable) in the venv
     (destination / "data" / "01_raw").mkdir(parents=True)
     (destination / "data" / "01_raw" / "fashion-mnist").symlink_to(RAW_DIR)

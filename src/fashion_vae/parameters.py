@@ -209,3 +209,9 @@ class EncodeParameters(Section, title="encode"):
     knn_k: PositiveInt = 5
     batch_size: PositiveInt = 256
     columns: PositiveInt = 10
+
+
+class TrackingParameters(Section, title="tracking"):
+    """Whether a run is tracked in MLflow (conf/<env>/mlflow.yml says where)."""
+
+    enabled: bool = True

@@ -10,10 +10,14 @@ from fashion_vae.hooks import (
     RunLockHook,
     TensorFlowThreadsHook,
 )
+from fashion_vae.tracking import MlflowTrackingHook
 
 # Pluggy calls the last registered first: before the first node, the missing inputs, then the
 # raw files' identity are checked, and only then is the output folder's lock taken.
+# The MLflow run is opened last, so that a refused run leaves no run behind; MlflowTrackingHook
+# records a run's outputs before every other hook's after_pipeline_run (tryfirst), under the lock.
 HOOKS = (
+    MlflowTrackingHook(),
     RunLockHook(),
     ErrorContextHook(),
     NodeTimingHook(),
@@ -22,10 +26,14 @@ HOOKS = (
     MissingInputsHook(),
 )
 
+# kedro-mlflow's hook is registered above, in its place, not by its plugin entry point (which
+# pluggy knows by its distribution's name, kedro_mlflow).
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     # An environment overrides single keys (e.g. training.latent_dim) instead of whole sections.
-    "merge_strategy": {"parameters": "soft", "globals": "soft"},
+    "merge_strategy": {"parameters": "soft", "globals": "soft", "mlflow": "soft"},
 }
