@@ -28,6 +28,7 @@ from kedro.validation import ParameterValidationError
 
 from fashion_vae.cache import CacheMixin, CachingParallelRunner, CachingRunner, CachingThreadRunner
 from fashion_vae.errors import ProjectError
+from fashion_vae.prune import prune
 
 RUNNER_HELP = """The runner: 'SequentialRunner' (default), 'ThreadRunner' or 'ParallelRunner',
 each with the cache, or the dotted path of any runner class, used as given."""
@@ -87,3 +88,4 @@ run = click.Command(
     help="Run the pipeline, reusing every node whose code, parameters and inputs are unchanged.",
 )
 cli.add_command(run)
+cli.add_command(prune)

@@ -4,6 +4,7 @@ Parameters are validated by Kedro itself, from the Pydantic models in the node s
 """
 
 import importlib
+import json
 import logging
 import pkgutil
 import time
@@ -18,6 +19,7 @@ from kedro.pipeline.node import Node
 
 import fashion_vae.pipelines
 from fashion_vae.datasets import IDXDataset
+from fashion_vae.datasets._atomic import write_atomically_local
 from fashion_vae.errors import MissingInputError, ProjectError
 from fashion_vae.integrity import DigestCache, check_raw_files
 from fashion_vae.parameters import DataProcessingParameters
@@ -27,6 +29,8 @@ from fashion_vae.tensorflow_threads import apply_tensorflow_threads
 logger = logging.getLogger(__name__)
 # Beside the environment's outputs: the decompressed digests of the raw files, by size and mtime.
 RAW_DIGESTS_NAME = ".raw_sha256.json"
+# Beside the environment's outputs: the versions the last run pinned, which `kedro prune` keeps.
+LOAD_VERSIONS_NAME = ".load_versions.json"
 
 
 def output_dir(context: KedroContext) -> Path:
@@ -118,6 +122,28 @@ class RunLockHook:
     def on_pipeline_error(self) -> None:
         if self._lock is not None:
             self._lock.release()
+
+
+class LoadVersionsHook:
+    """Record the versions the run pins with `--load-versions`, so that `kedro prune` keeps them."""
+
+    def __init__(self) -> None:
+        self._path: Path | None = None
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        self._path = output_dir(context) / LOAD_VERSIONS_NAME
+
+    # Registered before RunLockHook in settings.py, so that this runs once the run holds the
+    # lock: a run refused by a check, or by the lock, never overwrites the running run's pins.
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        assert self._path is not None, "after_context_created runs first"
+        text = json.dumps(run_params.get("load_versions") or {}, indent=1, sort_keys=True)
+        try:
+            write_atomically_local(str(self._path), lambda out: out.write(text.encode()))
+        except OSError as error:  # the run itself is fine: only a later prune may lose its pins
+            logger.warning("Could not record the pinned versions in %s: %s", self._path, error)
 
 
 class TensorFlowThreadsHook:

@@ -4,6 +4,7 @@ from kedro.config import OmegaConfigLoader
 
 from fashion_vae.hooks import (
     ErrorContextHook,
+    LoadVersionsHook,
     MissingInputsHook,
     NodeTimingHook,
     RawDataIdentityHook,
@@ -13,11 +14,13 @@ from fashion_vae.hooks import (
 from fashion_vae.tracking import MlflowTrackingHook
 
 # Pluggy calls the last registered first: before the first node, the missing inputs, then the
-# raw files' identity are checked, and only then is the output folder's lock taken.
+# raw files' identity are checked, and only then is the output folder's lock taken; under it,
+# the run's --load-versions pins are recorded for `kedro prune`.
 # The MLflow run is opened last, so that a refused run leaves no run behind; MlflowTrackingHook
 # records a run's outputs before every other hook's after_pipeline_run (tryfirst), under the lock.
 HOOKS = (
     MlflowTrackingHook(),
+    LoadVersionsHook(),
     RunLockHook(),
     ErrorContextHook(),
     NodeTimingHook(),
