@@ -106,7 +106,7 @@ class RunLockHook:
     def after_context_created(self, context: KedroContext) -> None:
         self._lock = RunLock(output_dir(context))
 
-    # Registered first in settings.py, so that this runs after every other check: a run
+    # Registered before the checks in settings.py, so that this runs after them: a run
     # refused by a check never takes the lock.
     @hook_impl
     def before_pipeline_run(self) -> None:
