@@ -8,8 +8,10 @@ RAW_DIR := data/01_raw/fashion-mnist
 DEBIAN_DATA_DIR := /usr/share/datasets/fashion-mnist
 # Kedro telemetry is refused by .telemetry too; this covers commands run outside the project root.
 export KEDRO_DISABLE_TELEMETRY := 1
+# MLflow 3 sends usage telemetry unless told not to; the project sends nothing anywhere.
+export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: run test data setup lint viz viz-build
+.PHONY: run test data setup lint viz viz-build ui serve
 
 # The stamp is remade whenever pyproject.toml changes, so `make` reinstalls only when needed.
 $(BIN)/.installed: pyproject.toml
@@ -48,3 +50,20 @@ viz: setup
 
 viz-build: setup
 	$(BIN)/kedro viz build --include-previews
+
+# MLflow's UI on this machine only, over the store of conf/base/mlflow.yml (KEDRO_ENV=test make ui
+# for the test environment's). `mlflow` runs from the virtual environment, hence PATH.
+UI_PORT ?= 5000
+ui: setup
+	@echo "MLflow UI: http://127.0.0.1:$(UI_PORT) (Ctrl+C stops it)"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/kedro mlflow ui --env $${KEDRO_ENV:-local} \
+		--host 127.0.0.1 --port $(UI_PORT)
+
+# The model a run logged, over HTTP on this machine: make serve RUN=<MLflow run id>.
+SERVE_PORT ?= 5001
+TRACKING_DB ?= $(CURDIR)/data/09_tracking/mlflow.db
+serve: setup
+	@test -n "$(RUN)" || { echo "usage: make serve RUN=<MLflow run id>"; exit 2; }
+	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI=sqlite:///$(TRACKING_DB) \
+		$(BIN)/mlflow models serve --env-manager local -m runs:/$(RUN)/vae \
+		--host 127.0.0.1 --port $(SERVE_PORT)
