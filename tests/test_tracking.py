@@ -163,6 +163,7 @@ def test_run_records_parameters_history_metrics_artifacts_and_tags(tracked: dict
     assert run.data.tags["fashion_vae.training"] == "ran"
     assert run.data.tags["fashion_vae.vae_model_version"] == model_version
     assert run.data.tags["fashion_vae.preset"] == "default"
+    assert run.data.tags["runner"] == "fashion_vae.cache.runner.CachingRunner"
     assert run.data.tags["mlflow.source.git.commit"] == tracked["commit"]
     # The untracked run before it wrote the data_processing outputs, which this one reused.
     reused = run.data.tags["fashion_vae.reused_nodes"].split(", ")

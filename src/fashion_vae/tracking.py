@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -69,6 +70,7 @@ METRICS_DATASET = "metrics"
 REPORTING_FOLDER = "08_reporting"
 TAG = "fashion_vae."
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
+RUNNER_REPR = re.compile(r"<([\w.]+) object at 0x[0-9a-f]+>")
 
 
 def flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
@@ -177,6 +179,9 @@ class MlflowTrackingHook(MlflowHook):
             if len(str(value)) > MAX_PARAM_VAL_LENGTH:
                 self._log_param(name, value)
         tags = {f"{TAG}preset": parameters.get("training", {}).get("preset")}
+        # Kedro records a runner instance as its repr ("<….CachingRunner object at 0x…>").
+        if runner := RUNNER_REPR.fullmatch(str(run_params.get("runner"))):
+            tags["runner"] = runner[1]
         commit = git_commit(self._project_path)
         if commit is None:
             # MLflow tags the commit of the running script's repository, which is not the
