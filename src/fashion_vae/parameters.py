@@ -170,7 +170,7 @@ class LatentDensityParameters(Section, title="latent_density"):
 
     # Components of the mixture over all training images, and of each class's own mixture.
     n_components: PositiveInt = 50
-    class_components: PositiveInt = 10
+    class_components: PositiveInt = 20
     covariance_type: CovarianceType = "full"
     # Dimensions whose posterior-mean variance exceeds this are modelled; the rest are N(0, 1).
     activity_threshold: FiniteNonNegative = 0.01
