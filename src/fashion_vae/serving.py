@@ -14,20 +14,25 @@ this installed package and opens the file with Keras' safe mode: nothing is unpi
 
 from __future__ import annotations
 
+import os
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import keras
-import mlflow
-import numpy as np
-from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+# `mlflow models serve` imports this module to load the model: MLflow 3's telemetry, which
+# would reach the network on its next event, stays off there too (see fashion_vae.tracking).
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
-from fashion_vae.errors import ModelMismatchError
-from fashion_vae.model import VAE, decode_latents, encode_images
-from fashion_vae.model.vae import IMAGE_SHAPE
+import keras  # noqa: E402
+import mlflow  # noqa: E402
+import numpy as np  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE  # noqa: E402
+
+from fashion_vae.errors import ModelMismatchError  # noqa: E402
+from fashion_vae.model import VAE, decode_latents, encode_images  # noqa: E402
+from fashion_vae.model.vae import IMAGE_SHAPE  # noqa: E402
 
 MODEL_NAME = "vae"
 MODEL_FILE = "vae.keras"
