@@ -3,6 +3,7 @@
 import gzip
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 # MLflow 3 would fetch its telemetry configuration from the network on its first event.
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+# The project's runs set their own store (conf/*/mlflow.yml). A ParallelRunner worker of a
+# synthetic pipeline (tests/cache) runs with Kedro's default settings, so kedro-mlflow's plugin
+# hook logs there to MLflow's default store, ./mlflow.db: keep that out of the repository.
+os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tempfile.mkdtemp(prefix='mlflow-')}/mlflow.db"
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RAW_DIR = PROJECT_ROOT / "data" / "01_raw" / "fashion-mnist"

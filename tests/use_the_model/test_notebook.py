@@ -23,6 +23,9 @@ def test_the_notebook_runs_on_the_test_environment(
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     (trained_project / "notebooks").mkdir(exist_ok=True)
     monkeypatch.setenv("KEDRO_ENV", "test")  # what the kernel's KedroSession picks up
+    # The kernel inherits the environment: other test modules set MPLBACKEND=Agg, which would
+    # keep every figure out of the notebook's outputs. Jupyter's own default is the inline one.
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     client = NotebookClient(
         notebook,
         timeout=120,  # seconds per cell
