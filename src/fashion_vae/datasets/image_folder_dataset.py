@@ -93,7 +93,9 @@ class ImageFolderDataset(AbstractDataset[dict[str, Image.Image], dict[str, Image
         raise DatasetError(f"ImageFolderDataset is read-only; not writing to '{self._path}'")
 
     def _exists(self) -> bool:
-        return self._path.is_dir()
+        # Always "there": nothing in the project writes the user's folder, so a missing one is
+        # reported by `load`, naming the setting that chose it, not as a missing pipeline output.
+        return True
 
 
 def _reason(error: Exception) -> str:
