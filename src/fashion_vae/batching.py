@@ -1,5 +1,6 @@
 """Batches of in-memory arrays for Keras' `fit`, shared by every training node."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -21,3 +22,39 @@ def array_batches(
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.batch(batch_size).prefetch(_PREFETCHED_BATCHES).with_options(options)
+
+
+class EpochShuffledBatches(keras.callbacks.Callback):
+    """Batches of an array for `fit`, in an order fixed by the seed and the epoch alone.
+
+    tf.data's `reshuffle_each_iteration` draws a new order for every iterator, and Keras makes
+    iterators that are no epoch: under a `tf.distribute` strategy it builds the model from one
+    batch of a fresh iterator first, and a resumed run starts again from the first order. Then
+    the epochs' orders would depend on the device count and on interruptions. As a callback of
+    the same `fit`, this sets the epoch the dataset serves before each epoch's iterator exists.
+    """
+
+    def __init__(self, array: np.ndarray, batch_size: int, seed: int) -> None:
+        super().__init__()
+        self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="shuffle_epoch")
+        data = tf.convert_to_tensor(np.asarray(array))
+        count = len(array)
+
+        def epoch_order(_: tf.Tensor) -> tf.data.Dataset:
+            key = tf.stack([tf.constant(seed, tf.int64), self._epoch.read_value()])
+            order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), key)
+            return tf.data.Dataset.from_tensor_slices(order)
+
+        indices = tf.data.Dataset.from_tensors(0).flat_map(epoch_order)
+        indices = indices.apply(tf.data.experimental.assert_cardinality(count))
+        options = tf.data.Options()
+        options.autotune.enabled = False  # see array_batches
+        self.dataset = (
+            indices.batch(batch_size)
+            .map(lambda index: tf.gather(data, index))
+            .prefetch(_PREFETCHED_BATCHES)
+            .with_options(options)
+        )
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch.assign(epoch)

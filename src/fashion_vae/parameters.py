@@ -6,7 +6,7 @@ the section, the dotted path of the value and what is allowed. The models are st
 `true` is not an integer, and no key may be misspelled.
 """
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
@@ -65,6 +65,25 @@ class Preset(VAEArchitecture):
         return self
 
 
+class DistributionParameters(Section, title="training.distribution"):
+    """How training spreads over devices: `tf.distribute`'s MirroredStrategy, or one device."""
+
+    # auto: a MirroredStrategy over all GPUs where there are two or more, else one device;
+    # mirrored: over `devices` (null: every GPU, or the CPU where there is none); none: one device.
+    strategy: Literal["auto", "mirrored", "none"] = "auto"
+    # TensorFlow device names, e.g. ["/gpu:0", "/gpu:1"]; only with strategy "mirrored".
+    devices: list[str] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _devices_need_mirrored(self) -> Self:
+        if self.devices is not None and self.strategy != "mirrored":
+            raise ValueError(
+                f"training.distribution.devices is {self.devices} but strategy is "
+                f"{self.strategy!r}; a device list needs strategy 'mirrored'"
+            )
+        return self
+
+
 class TrainingParameters(Section, title="training"):
     """The VAE's preset, latent size, loss weighting, stopping, checkpointing and dispatch."""
 
@@ -78,6 +97,7 @@ class TrainingParameters(Section, title="training"):
     resume: bool = True
     steps_per_execution: PositiveInt = 1
     batch_shards: PositiveInt = 1
+    distribution: DistributionParameters = DistributionParameters()
     progress_samples: PositiveInt = 16
     verbose: Verbosity = "auto"
 
@@ -99,6 +119,37 @@ class TrainingParameters(Section, title="training"):
         """The chosen preset's architecture with this latent size: what `build_vae` takes."""
         architecture = self.recipe.model_dump(include=set(VAEArchitecture.model_fields))
         return VAEConfig(latent_dim=self.latent_dim, **architecture)
+
+
+class SweepMember(Section):
+    """One training and evaluation of the sweep: its name and what it changes in `training`."""
+
+    # The namespace of the member's nodes, parameters and outputs (a Python identifier).
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
+    # Keys of the `training` section this member sets (nested keys merge); the rest as configured.
+    training: dict[str, Any] = Field(default_factory=dict)
+
+
+class LatentSpaceParameters(Section):
+    """The 2-D latent-space figure of a member with latent_dim 2."""
+
+    # Decoded images per side of the grid over [-extent, extent]², the posterior means' plane.
+    grid_size: int = Field(20, ge=2, le=60)
+    extent: FinitePositive = 3.0
+
+
+class SweepParameters(Section, title="sweep"):
+    """The members of `kedro run --pipelines=sweep` and its 2-D latent-space figure."""
+
+    members: list[SweepMember] = Field(min_length=1)
+    latent_space: LatentSpaceParameters = LatentSpaceParameters()
+
+    @model_validator(mode="after")
+    def _names_are_unique(self) -> Self:
+        names = [member.name for member in self.members]
+        if len(set(names)) < len(names):
+            raise ValueError(f"sweep.members has names {names}; expected each name once")
+        return self
 
 
 class FeatureClassifierParameters(Section, title="feature_classifier"):

@@ -15,6 +15,8 @@ import keras
 from keras import layers, ops
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from .replicas import batch_slice
+
 IMAGE_SHAPE = (28, 28, 1)
 SERIALIZATION_PACKAGE = "fashion_vae"
 # Each stride-2 layer halves the side, rounding up: 28 → 14 → 7 → 4 allows three.
@@ -50,7 +52,12 @@ class VAEConfig(VAEArchitecture):
 
 @keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
 class Sampler(layers.Layer):
-    """Draws z = mean + exp(log_var / 2) * eps (the reparameterization trick), seeded."""
+    """Draws z = mean + exp(log_var / 2) * eps (the reparameterization trick), seeded.
+
+    Under data-parallel training every replica draws the noise of the whole global batch from
+    the same seed and keeps its own rows, so each image gets the noise it would get on one
+    device and a run's numbers do not depend on the device count.
+    """
 
     def __init__(self, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -58,7 +65,15 @@ class Sampler(layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, z_mean: Any, z_log_var: Any) -> Any:
-        epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        rows = ops.shape(z_mean)[0]
+        where = batch_slice(rows)
+        if where.replicas == 1:
+            epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        else:
+            every = keras.random.normal(
+                (where.global_size, ops.shape(z_mean)[1]), seed=self.seed_generator
+            )
+            epsilon = ops.slice(every, (where.start, 0), (rows, ops.shape(z_mean)[1]))
         return z_mean + ops.exp(0.5 * z_log_var) * epsilon
 
     def get_config(self) -> dict[str, Any]:
@@ -325,7 +340,12 @@ class VAE(keras.Model):
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
         self.neg_elbo_tracker.update_state(reconstruction + kl)
-        return ops.mean(per_image_loss)
+        # The mean over the global batch: replicas' gradients are summed, so each contributes
+        # its images' sum over the global size (the replicas' slices may differ by an image).
+        where = batch_slice(ops.shape(per_image_loss)[0])
+        if where.replicas == 1:
+            return ops.mean(per_image_loss)
+        return ops.sum(per_image_loss) / ops.cast(where.global_size, per_image_loss.dtype)
 
     def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict:
         # The trackers are updated in compute_loss; nothing is compiled on top of them.

@@ -9,7 +9,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from fashion_vae.batching import array_batches
+from fashion_vae.batching import EpochShuffledBatches, array_batches
+from fashion_vae.distribution import distribution_strategy, replicas, strategy_scope
 from fashion_vae.model import VAE, build_vae
 from fashion_vae.model.callbacks import EpochRecorder, KLWarmup, StopOnNaN
 from fashion_vae.model.optimizers import FusedAdam
@@ -72,20 +73,38 @@ def train_vae(
     prepare_checkpoint_dir(checkpoint_dir, training, seed, train_images.shape)
 
     keras.utils.set_random_seed(seed)
-    vae = build_vae(
-        training.vae_config, beta=training.beta, seed=seed, batch_shards=training.batch_shards
-    )
+    strategy = distribution_strategy(training.distribution)
+    steps_per_execution = training.steps_per_execution
+    if replicas(strategy) > 1:
+        logger.info(
+            "Training on %d replicas: %s", replicas(strategy), strategy.extended.worker_devices
+        )
+        if steps_per_execution > 1:
+            # Keras 3.15's multi-step loop fails under MirroredStrategy ("You must feed a value
+            # for placeholder tensor", keras-team/keras#19246): one step per call there.
+            logger.info(
+                "training.steps_per_execution is 1, not %d, under a strategy", steps_per_execution
+            )
+            steps_per_execution = 1
     steps_per_epoch = -(-len(train_images) // preset.batch_size)
-    vae.compile(
-        optimizer=FusedAdam(learning_rate=learning_rate_schedule(preset, steps_per_epoch)),
-        steps_per_execution=training.steps_per_execution,
-    )
+    # The weights, optimizer state and metrics are made in the strategy's scope (one copy per
+    # replica); the global batch stays the preset's, split between the replicas.
+    with strategy_scope(strategy):
+        vae = build_vae(
+            training.vae_config, beta=training.beta, seed=seed, batch_shards=training.batch_shards
+        )
+        vae.compile(
+            optimizer=FusedAdam(learning_rate=learning_rate_schedule(preset, steps_per_epoch)),
+            steps_per_execution=steps_per_execution,
+        )
+    batches = EpochShuffledBatches(train_images, preset.batch_size, seed)
     prior_samples = np.random.default_rng(seed).standard_normal(
         (training.progress_samples, vae.latent_dim), dtype=np.float32
     )
     nan_guard = StopOnNaN()
     recorder = EpochRecorder(prior_samples, len(train_images), checkpoint_dir)
     callbacks = [
+        batches,
         KLWarmup(training.beta, training.kl_warmup_epochs),
         nan_guard,
         recorder,
@@ -99,7 +118,7 @@ def train_vae(
         keras.callbacks.BackupAndRestore(str(checkpoint_dir)),
     ]
     vae.fit(
-        array_batches(np.asarray(train_images), preset.batch_size, shuffle_seed=seed),
+        batches.dataset,
         validation_data=array_batches(np.asarray(validation_images), preset.batch_size),
         epochs=preset.epochs,
         callbacks=callbacks,
