@@ -1,5 +1,8 @@
 """What the benchmarks share: the project's paths, and its configuration as `kedro run` reads it."""
 
+import json
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -55,3 +58,16 @@ def fixed_length_training(
 def apply_project_threads() -> None:
     """Size TensorFlow's thread pools as `kedro run` does, before TensorFlow starts."""
     apply_tensorflow_threads(project_config()["parameters"]["tensorflow_threads"])
+
+
+def rotated(names: list[str], repeat: int) -> list[str]:
+    """The contenders in this repeat's order: rotated, so that none always runs first or last."""
+    return names[repeat % len(names) :] + names[: repeat % len(names)]
+
+
+def run_worker(script: str, name: str, repeat: int, images: int, epochs: int) -> dict[str, Any]:
+    """Run `script --run name` in a fresh process (its own thread pools); its JSON result."""
+    worker = [sys.executable, script, "--run", name, "--seed", str(repeat)]
+    worker += ["--images", str(images), "--epochs", str(epochs)]
+    output = subprocess.run(worker, capture_output=True, text=True, check=True).stdout
+    return json.loads(output.strip().splitlines()[-1])

@@ -18,8 +18,6 @@ Run: `.venv/bin/python benchmarks/train_throughput.py [--images 20000 --epochs 3
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 
@@ -29,7 +27,13 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
-from project import MODEL_INPUT, apply_project_threads, fixed_length_training  # noqa: E402
+from project import (  # noqa: E402
+    MODEL_INPUT,
+    apply_project_threads,
+    fixed_length_training,
+    rotated,
+    run_worker,
+)
 
 from fashion_vae.pipelines.training.nodes import train_vae  # noqa: E402
 
@@ -181,13 +185,8 @@ def main() -> None:
     elbos: dict[str, list[float]] = {name: [] for name in names}
     timed_epochs = args.epochs - 1  # the first traces the graph
     for repeat in range(args.repeats):
-        # Rotate the order, so that no contender always runs first or last.
-        order = names[repeat % len(names) :] + names[: repeat % len(names)]
-        for name in order:
-            worker = [sys.executable, __file__, "--run", name, "--seed", str(repeat)]
-            worker += ["--images", str(args.images), "--epochs", str(args.epochs)]
-            output = subprocess.run(worker, capture_output=True, text=True, check=True).stdout
-            result = json.loads(output.strip().splitlines()[-1])
+        for name in rotated(names, repeat):
+            result = run_worker(__file__, name, repeat, args.images, args.epochs)
             per_epoch = result["per_epoch"]
             elbos[name].append(result["elbo"])
             rates[name].extend(per_epoch[1:])
