@@ -154,6 +154,12 @@ class TensorFlowThreadsHook:
         if "params:tensorflow_threads" in catalog:
             apply_tensorflow_threads(catalog.load("params:tensorflow_threads"))
 
+    # ParallelRunner's worker processes run no before_pipeline_run: each sizes its pools before
+    # its first node (later nodes find them sized already).
+    @hook_impl
+    def before_node_run(self, catalog: DataCatalog) -> None:
+        self.before_pipeline_run({}, catalog)
+
 
 class ErrorContextHook:
     """Add to an expected node error which node failed on which datasets and files."""

@@ -3,9 +3,9 @@
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-# Pipelines run only when asked for by name: they use a trained model, and encode reads a
-# folder the user names, so `kedro run` alone must not need them.
-ON_DEMAND = ("generate", "encode")
+# Pipelines run only when asked for by name: they use a trained model, encode reads a folder
+# the user names, and sweep trains a model per member, so `kedro run` alone must not need them.
+ON_DEMAND = ("generate", "encode", "sweep")
 
 
 def register_pipelines() -> dict[str, Pipeline]:

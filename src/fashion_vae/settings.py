@@ -1,7 +1,5 @@
 """Project settings. See https://docs.kedro.org/en/stable/kedro_project_setup/settings.html."""
 
-from kedro.config import OmegaConfigLoader
-
 from fashion_vae.hooks import (
     ErrorContextHook,
     LoadVersionsHook,
@@ -11,6 +9,7 @@ from fashion_vae.hooks import (
     RunLockHook,
     TensorFlowThreadsHook,
 )
+from fashion_vae.sweep import ProjectConfigLoader, SweepMembersHook
 from fashion_vae.tracking import MlflowTrackingHook
 
 # Pluggy calls the last registered first: before the first node, the missing inputs, then the
@@ -27,13 +26,16 @@ HOOKS = (
     TensorFlowThreadsHook(),
     RawDataIdentityHook(),
     MissingInputsHook(),
+    # Before any other hook reads the parameters: the registry builds the sweep's members then.
+    SweepMembersHook(),
 )
 
 # kedro-mlflow's hook is registered above, in its place, not by its plugin entry point (which
 # pluggy knows by its distribution's name, kedro_mlflow).
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
 
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+# Kedro's OmegaConfigLoader, with each sweep member's training parameters (fashion_vae.sweep).
+CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections import Counter
 from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from itertools import chain
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +181,33 @@ class CachingThreadRunner(CacheMixin, ThreadRunner):
 
 
 class CachingParallelRunner(CacheMixin, ParallelRunner):
-    """Kedro's ParallelRunner with the cache."""
+    """Kedro's ParallelRunner with the cache; its workers are spawned, not forked."""
+
+    def _get_executor(self, max_workers: int) -> Executor:
+        # TensorFlow is not fork-safe: a worker forked from a process that has run TensorFlow
+        # crashes (segmentation fault). KEDRO_MP_CONTEXT, Kedro's own switch, still decides.
+        if os.environ.get("KEDRO_MP_CONTEXT"):
+            return super()._get_executor(max_workers)
+        # Kedro's Task configures the project in a worker only where spawn is the process-wide
+        # start method (with a spawn context alone a worker runs no project hooks), and then
+        # hands the worker's own LOGGING to itself (endless recursion, Kedro 1.7): the worker
+        # is configured here instead.
+        return ProcessPoolExecutor(
+            max_workers=max_workers,
+            mp_context=get_context("spawn"),
+            initializer=_configure_worker,
+            initargs=(project.PACKAGE_NAME, dict(project.LOGGING)),
+        )
+
+
+def _configure_worker(package_name: str | None, logging_config: dict[str, Any]) -> None:
+    """Configure the project in a spawned worker, as Kedro's Task means to under spawn."""
+    if package_name:
+        project.configure_project(package_name)
+    if logging_config:
+        project.configure_logging(logging_config)
+    # Configured: the Task must not configure it again (it does when it sees spawn).
+    multiprocessing.set_start_method("fork", force=True)
 
 
 # Kedro's runners, by the names `kedro run --runner` takes, and their caching versions.
