@@ -30,7 +30,7 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from project import rotated, run_worker  # noqa: E402
+from project import alternating_runs  # noqa: E402
 
 # name → (logical CPU devices, training parameters changed from the configured ones)
 CONTENDERS = {
@@ -87,22 +87,14 @@ def main() -> None:
         return
 
     names = list(CONTENDERS)
-    rates: dict[str, list[float]] = {name: [] for name in names}
-    ratios: dict[str, list[float]] = {name: [] for name in names[1:]}
-    timed_epochs = args.epochs - 1
-    for repeat in range(args.repeats):
-        for name in rotated(names, repeat):
-            result = run_worker(__file__, name, repeat, args.images, args.epochs)
-            rates[name].extend(result["per_epoch"][1:])
-            print(
-                f"run {repeat + 1} {name:12s} ({result['replicas']} replica(s)): images/s per "
-                f"epoch {', '.join(f'{r:,.0f}' for r in result['per_epoch'])} (first is warm-up); "
-                f"validation -ELBO {result['val_neg_elbo']:.1f}",
-                flush=True,
-            )
-        shards = np.median(rates["shards"][-timed_epochs:])
-        for name, name_ratios in ratios.items():
-            name_ratios.append(np.median(rates[name][-timed_epochs:]) / shards)
+    rates, ratios, _ = alternating_runs(
+        __file__,
+        names,
+        args,
+        lambda result: (
+            f"{result['replicas']} replica(s), validation -ELBO {result['val_neg_elbo']:.1f}"
+        ),
+    )
 
     print(f"\n{args.images:,} images × {args.epochs} epochs × {args.repeats} runs each")
     for name, name_rates in rates.items():

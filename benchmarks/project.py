@@ -3,10 +3,11 @@
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from kedro.config import OmegaConfigLoader
 
 from fashion_vae.parameters import TrainingParameters
@@ -71,3 +72,33 @@ def run_worker(script: str, name: str, repeat: int, images: int, epochs: int) ->
     worker += ["--images", str(images), "--epochs", str(epochs)]
     output = subprocess.run(worker, capture_output=True, text=True, check=True).stdout
     return json.loads(output.strip().splitlines()[-1])
+
+
+def alternating_runs(
+    script: str, names: list[str], args: Any, describe: Callable[[dict[str, Any]], str]
+) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, list[dict[str, Any]]]]:
+    """Run every contender `args.repeats` times, rotating, each in a fresh process.
+
+    Returns per contender the images/s of its timed epochs (the first traces the graph), the
+    ratio of each contender after the first to the first, one per repeat, and its results.
+    """
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    ratios: dict[str, list[float]] = {name: [] for name in names[1:]}
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    timed_epochs = args.epochs - 1
+    for repeat in range(args.repeats):
+        for name in rotated(names, repeat):
+            result = run_worker(script, name, repeat, args.images, args.epochs)
+            results[name].append(result)
+            rates[name].extend(result["per_epoch"][1:])
+            per_epoch = ", ".join(f"{rate:,.0f}" for rate in result["per_epoch"])
+            print(
+                f"run {repeat + 1} {name:15s}: images/s per epoch {per_epoch} (first is "
+                f"warm-up); {describe(result)}",
+                flush=True,
+            )
+        # Epochs of one repeat ran back to back: their ratio sees the least machine noise.
+        baseline = np.median(rates[names[0]][-timed_epochs:])
+        for name, name_ratios in ratios.items():
+            name_ratios.append(np.median(rates[name][-timed_epochs:]) / baseline)
+    return rates, ratios, results

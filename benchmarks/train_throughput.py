@@ -29,10 +29,9 @@ import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 from project import (  # noqa: E402
     MODEL_INPUT,
+    alternating_runs,
     apply_project_threads,
     fixed_length_training,
-    rotated,
-    run_worker,
 )
 
 from fashion_vae.pipelines.training.nodes import train_vae  # noqa: E402
@@ -180,26 +179,10 @@ def main() -> None:
         return
 
     names = ["textbook", *PROJECT_VARIANTS]
-    rates: dict[str, list[float]] = {name: [] for name in names}
-    ratios: dict[str, list[float]] = {name: [] for name in PROJECT_VARIANTS}
-    elbos: dict[str, list[float]] = {name: [] for name in names}
-    timed_epochs = args.epochs - 1  # the first traces the graph
-    for repeat in range(args.repeats):
-        for name in rotated(names, repeat):
-            result = run_worker(__file__, name, repeat, args.images, args.epochs)
-            per_epoch = result["per_epoch"]
-            elbos[name].append(result["elbo"])
-            rates[name].extend(per_epoch[1:])
-            print(
-                f"run {repeat + 1} {name:15s}: images/s per epoch "
-                f"{', '.join(f'{r:,.0f}' for r in per_epoch)} (first is warm-up); "
-                f"test negative ELBO {elbos[name][-1]:.1f}",
-                flush=True,
-            )
-        # Epochs of one repeat ran back to back: their ratio sees the least machine noise.
-        textbook = np.median(rates["textbook"][-timed_epochs:])
-        for name, name_ratios in ratios.items():
-            name_ratios.append(np.median(rates[name][-timed_epochs:]) / textbook)
+    rates, ratios, results = alternating_runs(
+        __file__, names, args, lambda result: f"test negative ELBO {result['elbo']:.1f}"
+    )
+    elbos = {name: [result["elbo"] for result in runs] for name, runs in results.items()}
 
     print(f"\n{args.images:,} images × {args.epochs} epochs × {args.repeats} runs each")
     print(f"{'':15s} {'median images/s':>16s} {'test -ELBO (nats)':>18s}")
