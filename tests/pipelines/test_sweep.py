@@ -4,6 +4,8 @@ end, ParallelRunner against the sequential run, and the Airflow DAG that kedro-a
 import ast
 import importlib.util
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -89,13 +91,31 @@ def test_the_test_environment_sweeps_two_members(sweep_project: Path) -> None:
     assert not (models / "vae.keras").exists()
 
 
+# The sequential reference runs in a fresh process, as each parallel worker does: TensorFlow's
+# thread pools, which change the numerics, are fixed by a process's first op, so an in-process
+# run would depend on which tests ran before it in this process.
+SEQUENTIAL_SWEEP = """
+import sys
+from pathlib import Path
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from fashion_vae.cache import CachingRunner
+bootstrap_project(Path(sys.argv[1]))
+with KedroSession.create(project_path=Path(sys.argv[1]), env="test") as session:
+    session.run(pipeline_names=["sweep"], runner=CachingRunner(enabled=False))
+"""
+
+
 def test_parallel_runner_gives_the_sequential_table(sweep_project: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-c", SEQUENTIAL_SWEEP, str(sweep_project)], check=True, timeout=300
+    )
     bootstrap_project(sweep_project)
     with KedroSession.create(project_path=sweep_project, env="test") as session:
         # No cache: every node runs again, two members at a time.
         session.run(pipeline_names=["sweep"], runner=CachingParallelRunner(enabled=False))
     reporting = sweep_project / "data" / "test_env" / "08_reporting" / "sweep"
-    sequential, parallel = _versions(reporting / "comparison.csv")
+    *_, sequential, parallel = _versions(reporting / "comparison.csv")
     pd.testing.assert_frame_equal(pd.read_csv(parallel), pd.read_csv(sequential))
 
 
