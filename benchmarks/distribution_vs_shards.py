@@ -22,7 +22,6 @@ Run: `.venv/bin/python benchmarks/distribution_vs_shards.py` (defaults: `--image
 --epochs 3 --repeats 3`).
 """
 
-import argparse
 import json
 import os
 import tempfile
@@ -30,7 +29,7 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from project import alternating_runs  # noqa: E402
+from project import alternating_arguments, alternating_runs  # noqa: E402
 
 # name → (logical CPU devices, training parameters changed from the configured ones)
 CONTENDERS = {
@@ -75,13 +74,7 @@ def run_one(name: str, images: int, epochs: int, seed: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=10000, help="training images per run")
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per run (first is warm-up)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each, alternating")
-    parser.add_argument("--run", help=argparse.SUPPRESS)  # a worker: one contender, one seed
-    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = alternating_arguments(__doc__.splitlines()[0], images=10000, repeats=3)
     if args.run:
         print(json.dumps(run_one(args.run, args.images, args.epochs, args.seed)))
         return

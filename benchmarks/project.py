@@ -1,5 +1,6 @@
 """What the benchmarks share: the project's paths, and its configuration as `kedro run` reads it."""
 
+import argparse
 import json
 import subprocess
 import sys
@@ -102,3 +103,14 @@ def alternating_runs(
         for name, name_ratios in ratios.items():
             name_ratios.append(np.median(rates[name][-timed_epochs:]) / baseline)
     return rates, ratios, results
+
+
+def alternating_arguments(description: str, images: int, repeats: int) -> argparse.Namespace:
+    """The options of a script timed by `alternating_runs` (and its workers' hidden ones)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--images", type=int, default=images, help="training images per run")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per run (first is warm-up)")
+    parser.add_argument("--repeats", type=int, default=repeats, help="runs of each, alternating")
+    parser.add_argument("--run", help=argparse.SUPPRESS)  # a worker: one contender, one seed
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    return parser.parse_args()

@@ -15,7 +15,6 @@ Needs the model inputs: `make data && .venv/bin/kedro run --pipelines=data_proce
 Run: `.venv/bin/python benchmarks/train_throughput.py [--images 20000 --epochs 3 --repeats 2]`.
 """
 
-import argparse
 import json
 import os
 import tempfile
@@ -29,6 +28,7 @@ import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 from project import (  # noqa: E402
     MODEL_INPUT,
+    alternating_arguments,
     alternating_runs,
     apply_project_threads,
     fixed_length_training,
@@ -167,13 +167,7 @@ def run_one(name: str, images: int, epochs: int, seed: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=20000, help="training images per run")
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per run (first is warm-up)")
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each, alternating")
-    parser.add_argument("--run", help=argparse.SUPPRESS)  # a worker: one contender, one seed
-    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = alternating_arguments(__doc__.splitlines()[0], images=20000, repeats=2)
     if args.run:
         print(json.dumps(run_one(args.run, args.images, args.epochs, args.seed)))
         return

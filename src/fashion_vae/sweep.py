@@ -15,7 +15,6 @@ viz`, say) the project's configuration is read for the environment `KEDRO_ENV` n
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from typing import Any, NamedTuple
 from kedro.config import AbstractConfigLoader, MissingConfigException, OmegaConfigLoader
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
+from omegaconf import OmegaConf
 from pydantic import ValidationError
 
 from fashion_vae.errors import ProjectError
@@ -46,14 +46,9 @@ class Member(NamedTuple):
 
 
 def _merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """`base` with `changes` applied, nested mappings merged key by key (a deep copy)."""
-    merged = copy.deepcopy(dict(base))
-    for key, value in changes.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merged(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
+    """`base` with `changes` applied, nested mappings merged key by key (a new dict)."""
+    # OmegaConf's merge, as Kedro's own config loader merges environments.
+    return OmegaConf.to_container(OmegaConf.merge(dict(base), dict(changes)))
 
 
 def with_member_parameters(

@@ -89,9 +89,16 @@ class CacheMixin(AbstractRunner):
         pool = self._get_executor(self._get_required_workers_count(pipeline))
         try:
             with pool or _InlineExecutor() as executor:
-                self._schedule(
-                    pipeline, catalog, cache, executor, hook_manager=hook_manager, run_id=run_id
-                )
+                # Judge each node once its dependencies are judged; submit those that must run.
+                _Schedule(
+                    self,
+                    pipeline,
+                    catalog,
+                    cache,
+                    executor,
+                    hook_manager=hook_manager,
+                    run_id=run_id,
+                ).run()
         finally:
             manifest.save(prune=True)
         ran = sum(decision != REUSED for decision in self.decisions.values())
@@ -110,21 +117,6 @@ class CacheMixin(AbstractRunner):
             f"catalog\n\n{MANIFEST_DATASET}:\n  type: fashion_vae.cache.ManifestDataset\n"
             "  filepath: ${globals:output_dir}/.cache_manifest.json\n"
         )
-
-    def _schedule(
-        self,
-        pipeline: Pipeline,
-        catalog: CatalogProtocol,
-        cache: NodeCache,
-        executor: Executor,
-        *,
-        hook_manager: PluginManager | None,
-        run_id: str | None,
-    ) -> None:
-        """Judge each node once its dependencies are judged; submit those that must run."""
-        _Schedule(
-            self, pipeline, catalog, cache, executor, hook_manager=hook_manager, run_id=run_id
-        ).run()
 
     def _submit(
         self,
