@@ -13,7 +13,8 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from fashion_vae.model import VAE, VAEConfig, build_vae
+from fashion_vae.model import VAE, build_vae
+from fashion_vae.parameters import VAEConfig
 
 # Keras reads the backend when first imported; tests use the project's default.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")

@@ -10,9 +10,8 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
+from fashion_vae.hardware import AUTO, FLOAT32
 from fashion_vae.labels import CLASS_NAMES
-from fashion_vae.model import VAEArchitecture, VAEConfig
-from fashion_vae.model.latent_density import CovarianceType
 from fashion_vae.raw_data import FILES
 
 # The raw datasets of conf/base/catalog.yml and Fashion-MNIST's digests of their files.
@@ -27,12 +26,43 @@ FiniteNonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 FinitePositive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 # Keras' progress display: "auto", 0 (silent), 1 (bar) or 2 (one line per epoch).
 Verbosity = Literal["auto", 0, 1, 2]
+# scikit-learn's GaussianMixture covariance types.
+CovarianceType = Literal["full", "tied", "diag", "spherical"]
+# Each stride-2 layer halves the side, rounding up: 28 → 14 → 7 → 4 allows three.
+MAX_STRIDED_LAYERS = 3
 
 
 class Section(BaseModel):
     """A parameter section: strict, closed to unknown keys, frozen once validated."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class VAEArchitecture(Section):
+    """Layer sizes of the encoder and decoder; the defaults are the book's model."""
+
+    encoder_filters: list[PositiveInt] = Field(
+        [32, 64], min_length=1, max_length=MAX_STRIDED_LAYERS
+    )
+    encoder_dense_units: list[PositiveInt] = Field([16], max_length=8)
+    decoder_filters: list[PositiveInt] = Field(
+        [64, 32], min_length=1, max_length=MAX_STRIDED_LAYERS
+    )
+    decoder_dense_units: list[PositiveInt] = Field([], max_length=8)
+    kernel_size: PositiveInt = 3
+    # The name of a Keras activation.
+    activation: str = "relu"
+    # Keras dtype policy of the hidden layers ("mixed_bfloat16": float32 weights, bfloat16
+    # arithmetic; "auto": mixed_bfloat16 where the device computes bfloat16 natively, else
+    # float32, see fashion_vae.hardware). The latent heads, the logits and the loss always
+    # compute in float32.
+    dtype_policy: Literal["auto", "float32", "mixed_bfloat16"] = FLOAT32
+
+
+class VAEConfig(VAEArchitecture):
+    """Everything `build_vae` needs to know about the network: its architecture and latent size."""
+
+    latent_dim: PositiveInt = 200
 
 
 class DataProcessingParameters(Section, title="data_processing"):
@@ -47,7 +77,7 @@ class DataProcessingParameters(Section, title="data_processing"):
 
 
 class Preset(VAEArchitecture):
-    """An architecture (see `VAEArchitecture`: strict and closed like `Section`) and its recipe."""
+    """An architecture (`VAEArchitecture`) and its training recipe."""
 
     batch_size: PositiveInt
     epochs: PositiveInt
@@ -96,7 +126,8 @@ class TrainingParameters(Section, title="training"):
     checkpoint_dir: str
     resume: bool = True
     steps_per_execution: PositiveInt = 1
-    batch_shards: PositiveInt = 1
+    # Slices each batch is computed in; "auto": from the cores and GPUs (fashion_vae.hardware).
+    batch_shards: PositiveInt | Literal["auto"] = AUTO
     distribution: DistributionParameters = DistributionParameters()
     progress_samples: PositiveInt = 16
     verbose: Verbosity = "auto"

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 # `mlflow models serve` imports this module to load the model: MLflow 3's telemetry, which
-# would reach the network on its next event, stays off there too (see fashion_vae.tracking).
+# would reach the network on its next event, stays off there too (as TrackingHook does for runs).
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
 import keras  # noqa: E402
@@ -32,6 +32,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE  # noqa: E402
 
 from fashion_vae.errors import ModelMismatchError  # noqa: E402
 from fashion_vae.model import VAE, decode_latents, encode_images  # noqa: E402
+from fashion_vae.model.on_this_machine import adapt_to_this_machine  # noqa: E402
 from fashion_vae.model.vae import IMAGE_SHAPE  # noqa: E402
 
 MODEL_NAME = "vae"
@@ -97,7 +98,7 @@ def _as_latents(array: np.ndarray, latent_dim: int) -> np.ndarray:
 
 def _load_pyfunc(data_path: str) -> VAEPyfunc:
     """MLflow's loader hook for `loader_module`: the model file, opened in Keras' safe mode."""
-    return VAEPyfunc(keras.saving.load_model(data_path, safe_mode=True))
+    return VAEPyfunc(adapt_to_this_machine(keras.saving.load_model(data_path, safe_mode=True)))
 
 
 def log_vae_model(vae: VAE, name: str = MODEL_NAME) -> str:

@@ -8,17 +8,17 @@ from fashion_vae.hooks import (
     RawDataIdentityHook,
     RunLockHook,
     TensorFlowThreadsHook,
+    TrackingHook,
 )
 from fashion_vae.sweep import ProjectConfigLoader, SweepMembersHook
-from fashion_vae.tracking import MlflowTrackingHook
 
 # Pluggy calls the last registered first: before the first node, the missing inputs, then the
 # raw files' identity are checked, and only then is the output folder's lock taken; under it,
 # the run's --load-versions pins are recorded for `kedro prune`.
-# The MLflow run is opened last, so that a refused run leaves no run behind; MlflowTrackingHook
+# The MLflow run is opened last, so that a refused run leaves no run behind; TrackingHook
 # records a run's outputs before every other hook's after_pipeline_run (tryfirst), under the lock.
 HOOKS = (
-    MlflowTrackingHook(),
+    TrackingHook(),
     LoadVersionsHook(),
     RunLockHook(),
     ErrorContextHook(),

@@ -28,34 +28,28 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-# Before any MLflow event: MLflow 3's telemetry would otherwise fetch its configuration from
-# the network on the first one. Nothing of this project goes to the network.
-os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+import mlflow
+import pandas as pd
+from kedro.framework.context import KedroContext
+from kedro.framework.hooks import hook_impl
+from kedro.io import DataCatalog
+from kedro.pipeline import Pipeline
+from kedro.pipeline.node import Node
+from kedro_mlflow.framework.hooks import MlflowHook
+from kedro_mlflow.framework.hooks.utils import _flatten_dict
+from mlflow.tracking import MlflowClient
+from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
+from omegaconf import OmegaConf
+from pydantic import BaseModel
 
-import mlflow  # noqa: E402
-import pandas as pd  # noqa: E402
-from kedro.framework.context import KedroContext  # noqa: E402
-from kedro.framework.hooks import hook_impl  # noqa: E402
-from kedro.io import DataCatalog  # noqa: E402
-from kedro.pipeline import Pipeline  # noqa: E402
-from kedro.pipeline.node import Node  # noqa: E402
-from kedro_mlflow.framework.hooks import MlflowHook  # noqa: E402
-from kedro_mlflow.framework.hooks.utils import _flatten_dict  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
-from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
-from pydantic import BaseModel  # noqa: E402
-
-from fashion_vae.hooks import output_dir  # noqa: E402
-from fashion_vae.parameters import TrackingParameters  # noqa: E402
-from fashion_vae.serving import MODEL_NAME, log_vae_model  # noqa: E402
+from fashion_vae.hooks import output_dir
+from fashion_vae.parameters import TrackingParameters
 
 logger = logging.getLogger(__name__)
 
@@ -216,6 +210,9 @@ class MlflowTrackingHook(MlflowHook):
         elif dataset_name == MODEL_DATASET:
             version = self._catalog.get(MODEL_DATASET).resolve_save_version()
             mlflow.set_tags({f"{TAG}training": "ran", f"{TAG}vae_model_version": version})
+            # Keras, only where a run trains a model.
+            from fashion_vae.serving import MODEL_NAME, log_vae_model  # noqa: PLC0415
+
             log_vae_model(data, MODEL_NAME)
             logger.info("Logged the model as runs:/%s/%s", self.run_id, MODEL_NAME)
 

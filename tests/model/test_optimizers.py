@@ -8,8 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from fashion_vae.model import VAEConfig, build_vae
+from fashion_vae.model import build_vae
 from fashion_vae.model.optimizers import FusedAdam
+from fashion_vae.parameters import VAEConfig
 
 
 def _after_updates(optimizer: keras.optimizers.Optimizer, amsgrad: bool = False) -> np.ndarray:

@@ -6,8 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from fashion_vae.model import VAEConfig, build_vae, kl_divergence, reconstruction_loss
+from fashion_vae.model import build_vae, kl_divergence, reconstruction_loss
 from fashion_vae.model.vae import SingleChannelConv2D, feature_sides
+from fashion_vae.parameters import VAEConfig
 
 
 def textbook(latent_dim: int, **changes: object) -> VAEConfig:

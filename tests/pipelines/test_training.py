@@ -1,5 +1,6 @@
 """The training node: learning, determinism, resume, divergence and parameter checks."""
 
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ import yaml
 from kedro.validation import ParameterValidationError
 from pydantic import ValidationError
 
+from fashion_vae import hardware
 from fashion_vae.model.callbacks import TrainingDivergedError
 from fashion_vae.parameters import Preset, TrainingParameters
 from fashion_vae.pipelines.training.nodes import (
@@ -151,7 +153,11 @@ def refusal(location: str, expected: str) -> str:
             0,
             refusal("steps_per_execution", "Input should be greater than 0"),
         ),
-        ("batch_shards", 0, refusal("batch_shards", "Input should be greater than 0")),
+        (
+            "batch_shards",
+            0,
+            r"for training\nbatch_shards\.constrained-int\n  Input should be greater than 0",
+        ),
         ("verbose", "loud", refusal("verbose", "Input should be 'auto', 0, 1 or 2")),
         ("latent_dims", 8, refusal("latent_dims", "Extra inputs are not permitted")),
     ],
@@ -171,7 +177,7 @@ def test_bad_parameters_are_refused_by_name(
         ("learning_rate", "fast", "Input should be a valid number"),
         ("learning_rate", 0, "Input should be greater than 0"),
         ("learning_rate_decay", "step", "Input should be 'none' or 'cosine'"),
-        ("dtype_policy", "float16", "Input should be 'float32' or 'mixed_bfloat16'"),
+        ("dtype_policy", "float16", "Input should be 'auto', 'float32' or 'mixed_bfloat16'"),
         ("epochs", -3, "Input should be greater than 0"),
         ("batch_size", "many", "Input should be a valid integer"),
         ("learning_rate_warmup_epochs", -1, "Input should be greater than or equal to 0"),
@@ -236,10 +242,25 @@ def test_training_pipeline_stores_a_versioned_model(
     project_copy: Path, run_pipelines: Callable
 ) -> None:
     run_pipelines(project_copy, "data_processing")
-    run_pipelines(project_copy, "training")
+    # The session configures logging itself (replacing pytest's handlers on the root logger),
+    # so the node's records are collected on its own logger.
+    records: list[logging.LogRecord] = []
+    collector = logging.Handler()
+    collector.emit = records.append
+    logging.getLogger(train_vae.__module__).addHandler(collector)
+    try:
+        run_pipelines(project_copy, "training")
+    finally:
+        logging.getLogger(train_vae.__module__).removeHandler(collector)
+    log = "\n".join(record.getMessage() for record in records)
+    # The preset's dtype_policy is auto: the log says what this machine got, and why.
+    chosen = hardware.dtype_policy("auto")
+    assert chosen.describe("training.presets.default.dtype_policy") in log
+    assert "training.batch_shards = " in log
     outputs = project_copy / "data" / "test_env"
     (model_path,) = (outputs / "06_models" / "vae.keras").glob("*/vae.keras")
     vae = keras.saving.load_model(model_path, safe_mode=True)
+    assert vae.encoder.get_layer("conv_0").dtype_policy.name == chosen.value
     assert vae.latent_dim == 16  # conf/test/parameters_training.yml
     (history_path,) = (outputs / "08_reporting" / "training_history.csv").glob("*/*.csv")
     assert list(pd.read_csv(history_path)["epoch"]) == [1, 2]

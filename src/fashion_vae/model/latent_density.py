@@ -19,15 +19,16 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, get_args
 
 import keras
 import numpy as np
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-CovarianceType = Literal["full", "tied", "diag", "spherical"]
-COVARIANCE_TYPES: tuple[str, ...] = ("full", "tied", "diag", "spherical")
+from fashion_vae.parameters import CovarianceType
+
+COVARIANCE_TYPES: tuple[str, ...] = get_args(CovarianceType)
 # What the stored JSON says it is, so that another JSON file is not mistaken for a density.
 FORMAT = "fashion_vae.latent_density/1"
 

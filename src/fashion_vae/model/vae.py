@@ -9,45 +9,18 @@ The decoder outputs logits: the Bernoulli likelihood is computed from them (stab
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import keras
 from keras import layers, ops
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+from fashion_vae import hardware
+from fashion_vae.parameters import VAEConfig
 
 from .replicas import batch_slice
 
 IMAGE_SHAPE = (28, 28, 1)
 SERIALIZATION_PACKAGE = "fashion_vae"
-# Each stride-2 layer halves the side, rounding up: 28 → 14 → 7 → 4 allows three.
-MAX_STRIDED_LAYERS = 3
-
-
-class VAEArchitecture(BaseModel):
-    """Layer sizes of the encoder and decoder; the defaults are the book's model."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-    encoder_filters: list[PositiveInt] = Field(
-        [32, 64], min_length=1, max_length=MAX_STRIDED_LAYERS
-    )
-    encoder_dense_units: list[PositiveInt] = Field([16], max_length=8)
-    decoder_filters: list[PositiveInt] = Field(
-        [64, 32], min_length=1, max_length=MAX_STRIDED_LAYERS
-    )
-    decoder_dense_units: list[PositiveInt] = Field([], max_length=8)
-    kernel_size: PositiveInt = 3
-    # The name of a Keras activation.
-    activation: str = "relu"
-    # Keras dtype policy of the hidden layers ("mixed_bfloat16": float32 weights, bfloat16
-    # arithmetic). The latent heads, the logits and the loss always compute in float32.
-    dtype_policy: Literal["float32", "mixed_bfloat16"] = "float32"
-
-
-class VAEConfig(VAEArchitecture):
-    """Everything `build_vae` needs to know about the network: its architecture and latent size."""
-
-    latent_dim: PositiveInt = 200
 
 
 @keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
@@ -385,11 +358,14 @@ class VAE(keras.Model):
 def build_vae(
     config: VAEConfig, *, beta: float = 1.0, seed: int | None = None, batch_shards: int = 1
 ) -> VAE:
-    """Build a VAE from its configuration, the KL weight, the seed and the batch shards."""
+    """Build a VAE from its configuration, the KL weight, the seed and the batch shards.
+
+    A `dtype_policy` of "auto" is resolved for this machine (`fashion_vae.hardware`).
+    """
     layer_sizes = {
         "kernel_size": config.kernel_size,
         "activation": config.activation,
-        "dtype_policy": config.dtype_policy,
+        "dtype_policy": hardware.dtype_policy(config.dtype_policy).value,
     }
     encoder = build_encoder(
         config.latent_dim, config.encoder_filters, config.encoder_dense_units, **layer_sizes

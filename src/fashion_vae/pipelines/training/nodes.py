@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from fashion_vae import hardware
 from fashion_vae.batching import EpochShuffledBatches, array_batches
 from fashion_vae.distribution import distribution_strategy, replicas, strategy_scope
 from fashion_vae.model import VAE, build_vae
@@ -73,6 +74,13 @@ def train_vae(
     prepare_checkpoint_dir(checkpoint_dir, training, seed, train_images.shape)
 
     keras.utils.set_random_seed(seed)
+    dtype_policy = hardware.dtype_policy(preset.dtype_policy)
+    batch_shards = hardware.batch_shards(training.batch_shards)
+    logger.info(
+        "Training with %s; %s",
+        dtype_policy.describe(f"training.presets.{training.preset}.dtype_policy"),
+        batch_shards.describe("training.batch_shards"),
+    )
     strategy = distribution_strategy(training.distribution)
     steps_per_execution = training.steps_per_execution
     if replicas(strategy) > 1:
@@ -91,7 +99,10 @@ def train_vae(
     # replica); the global batch stays the preset's, split between the replicas.
     with strategy_scope(strategy):
         vae = build_vae(
-            training.vae_config, beta=training.beta, seed=seed, batch_shards=training.batch_shards
+            training.vae_config.model_copy(update={"dtype_policy": dtype_policy.value}),
+            beta=training.beta,
+            seed=seed,
+            batch_shards=batch_shards.value,
         )
         vae.compile(
             optimizer=FusedAdam(learning_rate=learning_rate_schedule(preset, steps_per_epoch)),
@@ -122,7 +133,7 @@ def train_vae(
         validation_data=array_batches(np.asarray(validation_images), preset.batch_size),
         epochs=preset.epochs,
         callbacks=callbacks,
-        shuffle=False,  # array_batches shuffles, with the seed
+        shuffle=False,  # EpochShuffledBatches orders each epoch, by seed and epoch
         verbose=training.verbose,
     )
     nan_guard.raise_if_diverged(f"training.presets.{training.preset}.learning_rate")
