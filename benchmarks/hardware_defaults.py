@@ -140,8 +140,8 @@ def main() -> None:
             timed = json.loads(output.strip().splitlines()[-1])["step_ms"][1:]
             step_ms[name].append(statistics.median(timed))
             print(f"run {repeat + 1} {name:15s}: {step_ms[name][-1]:.1f} ms per step", flush=True)
-        for name in ratios:
-            ratios[name].append(step_ms[name][-1] / step_ms[names[0]][-1])
+        for name, name_ratios in ratios.items():
+            name_ratios.append(step_ms[name][-1] / step_ms[names[0]][-1])
 
     print(f"\n`default` preset, batch 64, {args.images:,} images × {args.epochs} epochs")
     for name, times in step_ms.items():
