@@ -222,6 +222,14 @@ class TrackingHook:
         save_version: str,
         load_versions: dict[str, str],
     ) -> None:
+        # kedro-mlflow's hook renames its own metric datasets here, and lists every dataset to
+        # find them, which would import every dataset type (TensorFlow's included) for a run
+        # that needs none of them: handed on only where the catalog has such a dataset.
+        types = [
+            entry.get("type", "") for entry in conf_catalog.values() if isinstance(entry, dict)
+        ]
+        if not any(str(kind).startswith("kedro_mlflow.") for kind in types):
+            return
         arguments = {
             "catalog": catalog,
             "conf_catalog": conf_catalog,

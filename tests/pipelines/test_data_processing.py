@@ -1,6 +1,9 @@
 """The data_processing nodes' contracts, and the pipeline end to end on the test environment."""
 
 import shutil
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -130,3 +133,26 @@ def test_corrupt_raw_file_is_refused_and_outputs_kept(
     with pytest.raises(Exception, match="train-images-idx3-ubyte.gz"):
         run_pipelines(project_copy, "data_processing")
     assert output.read_bytes() == before
+
+
+def test_a_run_of_data_processing_alone_imports_no_tensorflow(project_copy: Path) -> None:
+    # The data needs no model: `kedro run --pipelines=data_processing` must not pay seconds
+    # and a gigabyte for TensorFlow (settings, hooks, runner and catalog alike).
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from kedro.framework.session import KedroSession
+        from kedro.framework.startup import bootstrap_project
+
+        bootstrap_project({str(project_copy)!r})
+        with KedroSession.create(project_path={str(project_copy)!r}, env="test") as session:
+            session.run(pipeline_names=["data_processing"])
+        print("loaded:", *(m for m in ("tensorflow", "keras", "sklearn") if m in sys.modules))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[-1] == "loaded:"
+    assert list((project_copy / "data" / "test_env" / "05_model_input").glob("*.npy"))
