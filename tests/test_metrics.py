@@ -54,26 +54,6 @@ def test_iwae_bound_is_stable_for_very_negative_log_weights() -> None:
     np.testing.assert_allclose(result, [expected], rtol=0, atol=1e-8)
 
 
-def test_bernoulli_log_likelihood_two_pixel_hand_computation() -> None:
-    x = np.array([[1.0, 0.25]])
-    logits = np.array([[0.0, 2.0]])
-    sig = lambda v: 1.0 / (1.0 + math.exp(-v))  # noqa: E731
-    expected = math.log(sig(0.0)) + 0.25 * math.log(sig(2.0)) + 0.75 * math.log(1.0 - sig(2.0))
-    np.testing.assert_allclose(metrics.bernoulli_log_likelihood(x, logits), [expected], rtol=1e-12)
-
-
-def test_bernoulli_log_likelihood_broadcasts_samples_and_is_stable() -> None:
-    x = np.zeros((2, 3, 3, 1))
-    x[0] = 1.0
-    logits = np.full((4, 2, 3, 3, 1), 1000.0)  # sigmoid saturates: log(sigmoid(-1000)) underflows
-    result = metrics.bernoulli_log_likelihood(x, logits)
-    assert result.shape == (4, 2)
-    np.testing.assert_allclose(result[:, 0], 0.0, atol=1e-12)
-    np.testing.assert_allclose(result[:, 1], -9 * 1000.0, rtol=1e-12)
-    with pytest.raises(ValueError):
-        metrics.bernoulli_log_likelihood(x, np.zeros((4, 2, 3, 4, 1)))
-
-
 def test_log_normal_diag_matches_scipy() -> None:
     rng = np.random.default_rng(2)
     z = rng.normal(size=(3, 5, 4))

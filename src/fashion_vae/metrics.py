@@ -7,9 +7,12 @@ callers are expected to batch large inputs themselves.
 Axis conventions used throughout:
 
 * Per-image arrays have the data axis first: ``x`` is ``N x H x W x C``, ``z_mean`` is ``N x D``.
-* Monte-Carlo samples get extra *leading* axes: ``logits`` may be ``K x N x H x W x C`` and
-  ``z`` may be ``K x N x D``. Results then have shape ``K x N`` and are reduced over the
-  sample axis (axis 0 by default) by :func:`iwae_bound`.
+* Monte-Carlo samples get extra *leading* axes: ``z`` may be ``K x N x D``. Log-weights then
+  have shape ``K x N`` and are reduced over the sample axis (axis 0 by default) by
+  :func:`iwae_bound`.
+
+The Bernoulli likelihood of pixels given logits is the model's own
+(``fashion_vae.model.reconstruction_loss``), so that training and evaluation score alike.
 """
 
 from __future__ import annotations
@@ -45,43 +48,6 @@ def log_standard_normal(z: np.ndarray) -> np.ndarray:
     """Log density of N(0, I), summed over the last axis."""
     z = np.asarray(z, dtype=np.float64)
     return -0.5 * np.sum(_LOG_2PI + z**2, axis=-1)
-
-
-def bernoulli_log_likelihood(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
-    """Bernoulli log-likelihood of ``x`` (N x pixels) under ``logits`` ([K x] N x pixels).
-
-    The pixel axes are the trailing ``x.ndim - 1`` axes of both arrays and are summed over;
-    ``logits`` may carry extra leading sample axes, so the result has shape
-    ``logits.shape[: logits.ndim - x.ndim + 1]`` (e.g. ``K x N``). ``x`` may be continuous in
-    [0, 1]; the value is then the negative binary cross-entropy, bounded above by minus the
-    image's summed pixel entropy (see :func:`binary_entropy_floor`) rather than by 0.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    logits = np.asarray(logits, dtype=np.float64)
-    if x.ndim < 2:
-        raise ValueError(f"x must be N x pixels with at least 2 axes, got shape {x.shape}")
-    if logits.ndim < x.ndim or logits.shape[logits.ndim - x.ndim + 1 :] != x.shape[1:]:
-        raise ValueError(f"pixel axes of logits {logits.shape} do not match x {x.shape}")
-    # x*log sig(l) + (1-x)*log sig(-l) == x*l - softplus(l); logaddexp keeps softplus finite for
-    # |l| in the hundreds, where log(sigmoid(l)) would underflow to log(0).
-    per_pixel = x * logits - np.logaddexp(0.0, logits)
-    pixel_axes = tuple(range(logits.ndim - x.ndim + 1, logits.ndim))
-    return np.sum(per_pixel, axis=pixel_axes)
-
-
-def log_importance_weights(
-    x: np.ndarray,
-    logits: np.ndarray,
-    z: np.ndarray,
-    z_mean: np.ndarray,
-    z_log_var: np.ndarray,
-) -> np.ndarray:
-    """Per-sample log p(x|z) + log p(z) - log q(z|x); shapes as ``K x N`` (see module doc)."""
-    return (
-        bernoulli_log_likelihood(x, logits)
-        + log_standard_normal(z)
-        - log_normal_diag(z, z_mean, z_log_var)
-    )
 
 
 def iwae_bound(log_weights: np.ndarray, axis: int = 0) -> np.ndarray:

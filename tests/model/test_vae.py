@@ -72,6 +72,14 @@ def test_reconstruction_loss_is_stable_for_extreme_logits() -> None:
     logits = np.array([[[[200.0]], [[-200.0]]]], dtype=np.float32)
     loss = keras.ops.convert_to_numpy(reconstruction_loss(x, logits))
     assert np.isfinite(loss).all() and loss[0] == pytest.approx(0.0, abs=1e-6)
+    # Saturated and wrong: log σ(−1000) underflows in a naive formula; here each of the nine
+    # pixels costs exactly 1000 nats.
+    wrong = keras.ops.convert_to_numpy(
+        reconstruction_loss(
+            np.zeros((2, 3, 3, 1), np.float32), np.full((2, 3, 3, 1), 1e3, np.float32)
+        )
+    )
+    np.testing.assert_allclose(wrong, [9000.0, 9000.0], rtol=1e-6)
 
 
 def test_kl_is_zero_when_posterior_is_prior_and_matches_formula() -> None:

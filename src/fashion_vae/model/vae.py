@@ -224,7 +224,7 @@ def build_decoder(
 def reconstruction_loss(images: Any, logits: Any) -> Any:
     """Bernoulli negative log-likelihood per image in nats: BCE from logits summed over pixels."""
     pixel_losses = ops.binary_crossentropy(images, logits, from_logits=True)
-    return ops.sum(ops.reshape(pixel_losses, (ops.shape(pixel_losses)[0], -1)), axis=1)
+    return ops.sum(pixel_losses, axis=tuple(range(1, len(pixel_losses.shape))))
 
 
 def kl_divergence(z_mean: Any, z_log_var: Any) -> Any:

@@ -1,5 +1,6 @@
 """Nodes of the encode pipeline: a folder of images → 28 × 28 inputs → a table and a grid."""
 
+import keras
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -9,7 +10,13 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from fashion_vae import metrics
 from fashion_vae.labels import CLASS_NAMES
-from fashion_vae.model import VAE, InShards, encode_images, predict_in_batches
+from fashion_vae.model import (
+    VAE,
+    InShards,
+    encode_images,
+    predict_in_batches,
+    reconstruction_loss,
+)
 from fashion_vae.parameters import EncodeParameters
 from fashion_vae.reporting import encodings_figure
 from fashion_vae.user_images import to_model_input
@@ -76,7 +83,7 @@ def describe_images(
     table = image_table.assign(
         nearest_class=[CLASS_NAMES[int(label)] for label in nearest],
         nearest_class_votes=np.max(votes, axis=1),
-        reconstruction_nll=-metrics.bernoulli_log_likelihood(inputs, logits),
+        reconstruction_nll=keras.ops.convert_to_numpy(reconstruction_loss(inputs, logits)),
         reconstruction_mse=metrics.mse_per_image(inputs, reconstructions),
     )
     codes = pd.DataFrame(

@@ -11,7 +11,6 @@ from typing import Any
 
 import keras
 import numpy as np
-from keras import ops
 from scipy import special
 
 from fashion_vae import metrics
@@ -26,6 +25,7 @@ from fashion_vae.model import (
     feature_extractor,
     kl_divergence,
     predict_in_batches,
+    reconstruction_loss,
 )
 from fashion_vae.model.latent_density import LatentDensity, density_for
 from fashion_vae.parameters import EvaluateParameters
@@ -66,9 +66,7 @@ def _log_likelihood_model(vae: VAE) -> keras.Model:
     """A model (images, z) → log p(x|z) per image: the decoder and the Bernoulli log-likelihood."""
     images = keras.Input(shape=vae.decoder.output_shape[1:], name="images")
     z = keras.Input(shape=(vae.latent_dim,), name="z")
-    logits = vae.decoder(z)
-    # x·l − softplus(l) == x log σ(l) + (1 − x) log σ(−l), stable for large |l|.
-    log_likelihood = ops.sum(images * logits - ops.softplus(logits), axis=(1, 2, 3))
+    log_likelihood = -reconstruction_loss(images, vae.decoder(z))
     scorer = keras.Model([images, z], log_likelihood, name="log_likelihood")
     return InShards(scorer, vae.batch_shards)
 
