@@ -1,8 +1,7 @@
 """Two model families beyond the project's VAE, for `preset_ablation.py` to train beside it.
 
 Both keep the `default` preset's encoder, decoder, loss form and recipe, and change what the
-decoder's Bernoulli likelihood may depend on; neither is adopted (README, "What changed from the
-textbook", the end):
+decoder's Bernoulli likelihood may depend on; neither is adopted (docs/experiments.md):
 
 - `LocalAutoregressiveVAE`: each pixel's logit also sees the pixels before it in raster order
   within its 3 × 3 neighbourhood (four of them), through one masked linear convolution of the

@@ -42,7 +42,6 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 from kedro_mlflow.framework.hooks import MlflowHook
-from kedro_mlflow.framework.hooks.utils import _flatten_dict
 from mlflow.tracking import MlflowClient
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 from omegaconf import OmegaConf
@@ -67,9 +66,14 @@ GIT_COMMIT_TAG = "mlflow.source.git.commit"
 RUNNER_REPR = re.compile(r"<([\w.]+) object at 0x[0-9a-f]+>")
 
 
+def flatten(nested: dict[str, Any]) -> dict[str, Any]:
+    """A nested dict's leaves by dotted path (lists are leaves; empty dicts have none)."""
+    return pd.json_normalize(nested, sep=".").to_dict("records")[0] if nested else {}
+
+
 def flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """Every number of a nested metrics dict, by dotted path; text, lists and nulls are left out."""
-    flat = _flatten_dict(metrics, recursive=True, sep=".")
+    flat = flatten(metrics)
     return {
         key: float(value)
         for key, value in flat.items()
@@ -164,10 +168,11 @@ class MlflowTrackingHook(MlflowHook):
         # Sections that Kedro validated are Pydantic models, with their defaults filled in.
         parameters = _plain(catalog.load("parameters"))
         flat = {
-            self.sanitize_param_name(name): value
-            for name, value in _flatten_dict(parameters, recursive=True, sep=".").items()
+            self.sanitize_param_name(name): value for name, value in flatten(parameters).items()
         }
-        # One batch; a value over MLflow's length limit goes as long_params_strategy says.
+        # One batch; a value over MLflow's length limit goes as long_params_strategy says, by
+        # kedro-mlflow's own protected helper of the hook this class extends (kedro-mlflow
+        # 2.0.3; tests/test_tracking.py fails loudly if it changes).
         mlflow.log_params({k: v for k, v in flat.items() if len(str(v)) <= MAX_PARAM_VAL_LENGTH})
         for name, value in flat.items():
             if len(str(value)) > MAX_PARAM_VAL_LENGTH:
@@ -279,7 +284,7 @@ class MlflowTrackingHook(MlflowHook):
         version = catalog.get(MODEL_DATASET).resolve_load_version()
         tags = {f"{TAG}vae_model_version": version}
         trained = mlflow.search_runs(
-            experiment_ids=[self.mlflow_config.tracking.experiment._experiment.experiment_id],
+            experiment_ids=[mlflow.get_run(self.run_id).info.experiment_id],
             filter_string=(
                 f"tags.`{TAG}vae_model_version` = '{version}' and tags.`{TAG}training` = 'ran'"
             ),

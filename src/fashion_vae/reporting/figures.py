@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from PIL import Image, ImageDraw
+from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
@@ -249,17 +250,11 @@ def project_2d(
 
 
 def _pca(z: np.ndarray, components: int) -> np.ndarray:
-    """Scores on the first principal components, with signs fixed for reproducible plots."""
-    centred = z - z.mean(axis=0)
-    # Eigenvectors of the D x D scatter matrix instead of an SVD of the N x D data: the same axes
-    # (in float64), and ~100x faster here (an SVD of 10,000 x 200 took seconds on 2 cores).
-    _, vectors = np.linalg.eigh(centred.T @ centred)
-    components = min(components, vectors.shape[1])
-    axes = vectors[:, ::-1][:, :components]  # eigh sorts eigenvalues ascending
-    # Eigenvector signs are arbitrary; make each axis's largest loading positive (as sklearn).
-    signs = np.sign(axes[np.argmax(np.abs(axes), axis=0), np.arange(components)])
-    signs[signs == 0] = 1.0
-    return centred @ (axes * signs)
+    """Scores on the first principal components, signs fixed (scikit-learn's svd_flip)."""
+    # The eigenvectors of the D × D covariance instead of an SVD of the N × D data: the same
+    # axes, and ~100x faster for 10,000 × 200 posterior means.
+    pca = PCA(n_components=min(components, z.shape[1]), svd_solver="covariance_eigh")
+    return pca.fit_transform(z)
 
 
 def latent_map_figure(points_2d: np.ndarray, labels: np.ndarray, method: str = "pca") -> Figure:
