@@ -30,6 +30,11 @@ Verbosity = Literal["auto", 0, 1, 2]
 CovarianceType = Literal["full", "tied", "diag", "spherical"]
 # Each stride-2 layer halves the side, rounding up: 28 → 14 → 7 → 4 allows three.
 MAX_STRIDED_LAYERS = 3
+# Bytes of one stored float32 28 × 28 image.
+IMAGE_BYTES = 28 * 28 * 4
+# The most images one `generate` run decodes: 314 MB of .npy, about half a minute of decoding
+# on a 2-core CPU. More is a typo, or a job for several runs with other seeds.
+MAX_GENERATED_IMAGES = 100_000
 
 
 class Section(BaseModel):
@@ -268,7 +273,19 @@ class GenerateParameters(Section, title="generate"):
     sampler: Literal["prior", "gmm"] = "gmm"
     class_name: Literal[CLASS_NAMES] | None = None  # type: ignore[valid-type]
     columns: PositiveInt = 8
+    # The PNG grid shows the first grid_images of them.
+    grid_images: int = Field(256, ge=1, le=4096)
     batch_size: PositiveInt = 1000
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        if self.n_images > MAX_GENERATED_IMAGES:
+            raise ValueError(
+                f"generate.n_images is {self.n_images:,}; expected at most "
+                f"{MAX_GENERATED_IMAGES:,} (its images would take "
+                f"{self.n_images * IMAGE_BYTES / 1e9:,.1f} GB on disk, and as much memory)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _class_needs_the_mixture(self) -> Self:

@@ -39,6 +39,9 @@ MODEL_NAME = "vae"
 MODEL_FILE = "vae.keras"
 INPUTS = ("images", "latents")
 BATCH_SIZE = 256
+# The most images or codes one request may hold (about 31 MB of images as JSON): a bigger one
+# is refused with a 400 instead of holding the server's memory.
+MAX_REQUEST_ROWS = 10_000
 
 
 class VAEPyfunc:
@@ -48,7 +51,8 @@ class VAEPyfunc:
         self.vae = vae
 
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> np.ndarray:
-        """Posterior means of `{"images": ...}`, or pixel probabilities of `{"latents": ...}`."""
+        """Posterior means of images (a plain array, or `{"images": ...}`), or pixel
+        probabilities of `{"latents": ...}`."""
         kind, array = _one_input(model_input)
         try:
             if kind == "images":
@@ -64,18 +68,30 @@ def _bad_input(message: str) -> MlflowException:
 
 
 def _one_input(model_input: Any) -> tuple[str, np.ndarray]:
-    """The one named input of a request, as float32."""
+    """The one input of a request, as float32: a plain array is images (MLflow's usual call)."""
+    if isinstance(model_input, np.ndarray | list):
+        model_input = {"images": model_input}
     if (
         not isinstance(model_input, dict)
         or len(model_input) != 1
         or (next(iter(model_input)) not in INPUTS)
     ):
         keys = sorted(model_input) if isinstance(model_input, dict) else type(model_input).__name__
-        raise _bad_input(f"expected exactly one input named 'images' or 'latents', got {keys}")
+        raise _bad_input(
+            f"expected an array of images, or exactly one input named 'images' or 'latents', "
+            f"got {keys}"
+        )
     ((kind, value),) = model_input.items()
-    array = np.asarray(value, dtype=np.float32)
+    try:
+        array = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise _bad_input(f"'{kind}' must be an array of numbers: {error}") from error
     if array.size == 0 or not np.all(np.isfinite(array)):
         raise _bad_input(f"'{kind}' must be a non-empty array of finite numbers")
+    if len(array) > MAX_REQUEST_ROWS:
+        raise _bad_input(
+            f"'{kind}' holds {len(array):,} rows; at most {MAX_REQUEST_ROWS:,} per request"
+        )
     return kind, array
 
 

@@ -1,5 +1,7 @@
 """ImageFolderDataset: every image of a folder, or one error naming every bad file."""
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +73,39 @@ def test_the_folder_is_never_written(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="read-only"):
         ImageFolderDataset(path=tmp_path).save({})
     assert not list(tmp_path.iterdir())
+
+
+def _png_header(path: Path, width: int, height: int) -> None:
+    """A PNG that claims width × height and holds no pixels: all that Image.open reads first."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+
+
+def test_oversized_and_empty_images_are_named_before_any_decoding(tmp_path: Path) -> None:
+    _write_images(tmp_path)
+    _png_header(tmp_path / "bomb.png", 20000, 20000)  # Pillow's decompression-bomb guard
+    _png_header(tmp_path / "large.png", 8000, 6000)  # 48 million pixels: over the bound
+    _png_header(tmp_path / "flat.png", 0, 28)
+    dataset = ImageFolderDataset(path=tmp_path, parameter="encode.input_dir")
+    with pytest.raises(DatasetError) as error:
+        dataset.load()
+    message = str(error.value)
+    assert message.startswith("3 of the 5 files in ")
+    assert "bomb.png (" in message and "flat.png (" in message
+    assert "large.png (8000 × 6000 pixels; at most 40,000,000 pixels)" in message
+    assert "b_grey.png" not in message
+
+
+def test_a_folder_of_too_many_files_is_refused_before_reading_them(tmp_path: Path) -> None:
+    _write_images(tmp_path)
+    dataset = ImageFolderDataset(path=tmp_path, parameter="encode.input_dir", max_files=1)
+    with pytest.raises(
+        DatasetError, match=r"\(set by encode.input_dir\) has 2 files; expected at most 1"
+    ):
+        dataset.load()

@@ -106,7 +106,7 @@ def test_a_malformed_density_is_refused_naming_its_source() -> None:
     broken = json.loads(json.dumps(stored))
     broken["overall"]["covariances"] = broken["overall"]["covariances"][:2]
     with pytest.raises(
-        ValueError, match=r"my_density is malformed: 'full' covariances .*\(3, 3, 3\)"
+        ValueError, match=r"my_density is malformed \(ValueError: 'full' covariances .*\(3, 3, 3\)"
     ):
         LatentDensity.from_json(broken, "my_density")
     broken = json.loads(json.dumps(stored))

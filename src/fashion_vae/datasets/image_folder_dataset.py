@@ -10,6 +10,9 @@ from kedro.io.core import AbstractDataset, DatasetError
 from PIL import Image, UnidentifiedImageError
 
 DEFAULT_FORMATS = ("PNG", "JPEG", "MPO")  # MPO: a camera's multi-picture JPEG
+# Bounds on the work one load may do: an 8K photo has 33 million pixels; each image is decoded.
+DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_FILES = 10_000
 
 
 class ImageFolderDataset(AbstractDataset[dict[str, Image.Image], dict[str, Image.Image]]):
@@ -18,7 +21,9 @@ class ImageFolderDataset(AbstractDataset[dict[str, Image.Image], dict[str, Image
     Every file that is not hidden (a name starting with ".") must be a readable image in one
     of ``formats`` (Pillow's names, judged by content, not by suffix); otherwise loading fails
     with one error that names every such file and why, so that a caller gets either all the
-    images or none. A missing or empty folder is an error too. Read-only. Unlike
+    images or none. A missing or empty folder is an error too, and so are more than
+    ``max_files`` files or an image of more than ``max_pixels`` pixels (read from its header,
+    before anything is decoded). Read-only. Unlike
     ``partitions.PartitionedDataset`` of ``pillow.ImageDataset``, it decodes every image while
     loading, so a broken file is found before any node runs on the others.
 
@@ -38,11 +43,15 @@ class ImageFolderDataset(AbstractDataset[dict[str, Image.Image], dict[str, Image
         path: str | os.PathLike,
         formats: list[str] | tuple[str, ...] = DEFAULT_FORMATS,
         parameter: str | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_files: int = DEFAULT_MAX_FILES,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """``parameter``: the setting that chose ``path``, named in error messages."""
         self._path = Path(path)
         self._formats = tuple(formats)
+        self._max_pixels = max_pixels
+        self._max_files = max_files
         self._parameter = parameter
         self.metadata = metadata
 
@@ -68,17 +77,36 @@ class ImageFolderDataset(AbstractDataset[dict[str, Image.Image], dict[str, Image
                 f"The image folder {self._where()} is empty; expected "
                 f"{' or '.join(self._formats[:2])} images in it"
             )
+        if len(files) > self._max_files:
+            raise DatasetError(
+                f"The image folder {self._where()} has {len(files):,} files; expected at most "
+                f"{self._max_files:,} (encode a larger set folder by folder)"
+            )
         images: dict[str, Image.Image] = {}
         problems: list[str] = []
         for file in files:
             try:
                 with Image.open(file) as image:
+                    width, height = image.size
                     if image.format not in self._formats:
                         problems.append(f"{file.name} (a {image.format} image)")
-                        continue
-                    image.load()  # decode it all: a truncated file fails here
-                    images[file.name] = image.copy()
-            except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+                    elif width * height > self._max_pixels:
+                        problems.append(
+                            f"{file.name} ({width} × {height} pixels; at most "
+                            f"{self._max_pixels:,} pixels)"
+                        )
+                    elif width == 0 or height == 0:
+                        problems.append(f"{file.name} ({width} × {height} pixels: empty)")
+                    else:
+                        image.load()  # decode it all: a truncated file fails here
+                        images[file.name] = image.copy()
+            except (
+                UnidentifiedImageError,
+                Image.DecompressionBombError,
+                OSError,
+                SyntaxError,
+                ValueError,
+            ) as error:
                 problems.append(f"{file.name} ({_reason(error)})")
         if problems:
             raise DatasetError(

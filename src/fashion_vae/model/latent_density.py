@@ -26,6 +26,7 @@ import numpy as np
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
+from fashion_vae.errors import InvalidDataError, ModelMismatchError
 from fashion_vae.parameters import CovarianceType
 
 COVARIANCE_TYPES: tuple[str, ...] = get_args(CovarianceType)
@@ -205,9 +206,12 @@ class LatentDensity:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], source: str = "latent_density") -> LatentDensity:
-        """Rebuild a density from `to_json`'s output; ValueError naming `source` if malformed."""
+        """Rebuild a density from `to_json`'s output; InvalidDataError naming `source` if not."""
         if not isinstance(data, Mapping) or data.get("format") != FORMAT:
-            raise ValueError(f"{source} is not a latent density (expected format {FORMAT!r})")
+            raise InvalidDataError(
+                f"{source} is not a latent density (expected format {FORMAT!r}): run `kedro run "
+                "--pipelines=latent_density` to write it again"
+            )
         try:
             return cls(
                 latent_dim=int(data["latent_dim"]),
@@ -221,7 +225,10 @@ class LatentDensity:
                 activity_threshold=float(data["activity_threshold"]),
             )
         except (KeyError, TypeError, ValueError, IndexError) as error:
-            raise ValueError(f"{source} is malformed: {error}") from error
+            raise InvalidDataError(
+                f"{source} is malformed ({type(error).__name__}: {error}): run `kedro run "
+                "--pipelines=latent_density` to write it again"
+            ) from error
 
 
 def vae_digest(vae: keras.Model) -> str:
@@ -237,10 +244,10 @@ def vae_digest(vae: keras.Model) -> str:
 def density_for(
     vae: keras.Model, data: Mapping[str, Any], source: str = "latent_density"
 ) -> LatentDensity:
-    """The stored density `data`, refused (ValueError) unless it was fitted to this VAE."""
+    """The stored density `data`, refused (a ProjectError) unless it was fitted to this VAE."""
     density = LatentDensity.from_json(data, source)
     if density.latent_dim != vae.latent_dim or density.model_digest != vae_digest(vae):
-        raise ValueError(
+        raise ModelMismatchError(
             f"{source} was fitted to the codes of another vae_model ({density.latent_dim} latent "
             f"dimensions, weights {density.model_digest[:12]}; this one: {vae.latent_dim}, "
             f"{vae_digest(vae)[:12]}): run `kedro run --pipelines=latent_density` for it, with "

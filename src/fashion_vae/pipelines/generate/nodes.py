@@ -1,5 +1,6 @@
 """Nodes of the generate pipeline: decode seeded latent samples into images and a PNG grid."""
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -10,8 +11,11 @@ from fashion_vae.model.latent_density import density_for
 from fashion_vae.parameters import GenerateParameters
 from fashion_vae.reporting import image_grid_figure
 
+logger = logging.getLogger(__name__)
 # This pipeline's random stream under the one seed, apart from every other node's.
 _GENERATE_STREAM = 20
+# Decoder calls between two progress lines of the log.
+_BATCHES_PER_LOG_LINE = 10
 
 
 def generate_images(
@@ -24,12 +28,25 @@ def generate_images(
     else:
         density = density_for(vae, latent_density)
         z = density.sample(generate.n_images, rng, class_name=generate.class_name)
-    return decode_latents(vae, z, generate.batch_size)
+    images = np.empty((len(z), *vae.decoder.output_shape[1:]), dtype=np.float32)
+    chunk = generate.batch_size * _BATCHES_PER_LOG_LINE
+    for start in range(0, len(z), chunk):
+        images[start : start + chunk] = decode_latents(
+            vae, z[start : start + chunk], generate.batch_size
+        )
+        if len(z) > chunk:
+            logger.info("Decoded %d of %d images", min(start + chunk, len(z)), len(z))
+    return images
 
 
 def plot_generated_images(generated_images: np.ndarray, generate: GenerateParameters) -> Figure:
     """Draw the generated images in a grid titled with their sampler and class."""
     source = "the prior N(0, I)" if generate.sampler == "prior" else "the latent mixture"
     what = f"{generate.class_name} images" if generate.class_name else "images"
-    title = f"{len(generated_images)} {what} from {source}"
-    return image_grid_figure(generated_images, title, generate.columns)
+    shown = generated_images[: generate.grid_images]
+    count = (
+        f"{len(shown)}"
+        if len(shown) == len(generated_images)
+        else f"The first {len(shown)} of {len(generated_images):,}"
+    )
+    return image_grid_figure(shown, f"{count} {what} from {source}", generate.columns)
