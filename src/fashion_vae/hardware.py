@@ -130,8 +130,12 @@ def batch_shards(
         return Choice(1, "a GPU computes a batch whole")
     cores = (this_cpu() if cpu is None else cpu).cores
     if cores < 2:  # noqa: PLR2004
-        return Choice(1, "1 core")
-    return Choice(2, f"{cores} cores: two halves of each batch side by side")
+        return Choice(1, "1 core: whole batches")
+    return Choice(2, f"{_cores(cores)}: two halves of each batch side by side")
+
+
+def _cores(count: int) -> str:
+    return "1 core" if count == 1 else f"{count} cores"
 
 
 def tensorflow_threads(
@@ -142,8 +146,8 @@ def tensorflow_threads(
     # Two ops at a time (the two halves of a batch) on two or more cores, sharing the cores.
     halves = 2 if cores >= 2 else 1  # noqa: PLR2004
     auto = {
-        "intra_op": Choice(max(1, cores // halves), f"{cores} cores / {halves} ops at a time"),
-        "inter_op": Choice(halves, f"{cores} cores: {halves} batch slices side by side"),
+        "intra_op": Choice(max(1, cores // halves), f"{_cores(cores)}, {halves} ops at a time"),
+        "inter_op": Choice(halves, f"{_cores(cores)}: {halves} batch slices side by side"),
     }
     chosen = []
     for name, value in (("intra_op", intra_op), ("inter_op", inter_op)):
