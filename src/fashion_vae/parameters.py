@@ -177,7 +177,8 @@ class LatentSpaceParameters(Section):
 class SweepParameters(Section, title="sweep"):
     """The members of `kedro run --pipelines=sweep` and its 2-D latent-space figure."""
 
-    members: list[SweepMember] = Field(min_length=1)
+    # Each member trains a model: 16 at most (a typo's 1,000 would train for days).
+    members: list[SweepMember] = Field(min_length=1, max_length=16)
     latent_space: LatentSpaceParameters = LatentSpaceParameters()
 
     @model_validator(mode="after")
@@ -205,14 +206,18 @@ class EvaluateParameters(Section, title="evaluate"):
     """Batching and sample counts of the test-set metrics."""
 
     batch_size: PositiveInt = 1000
-    iwae_samples: PositiveInt = 5
+    # Each importance sample is one decoder pass over the test set: 5,000 (the literature's K)
+    # at most.
+    iwae_samples: int = Field(5, ge=1, le=5000)
     n_samples: PositiveInt = 5
     max_train_features: PositiveInt | None = None
     knn_k: PositiveInt = 5
-    # A Fréchet distance needs a covariance, so at least two generated images.
-    n_generated: int = Field(10000, ge=2)
-    # Images drawn from each class's latent mixture, for the class-conditional accuracy.
-    n_per_class: PositiveInt = 1000
+    # A Fréchet distance needs a covariance, so at least two generated images; each sampler's
+    # are stored (3.1 KB an image), so at most 100,000 (314 MB).
+    n_generated: int = Field(10000, ge=2, le=100_000)
+    # Images drawn from each class's latent mixture, for the class-conditional accuracy (at most
+    # 10,000 a class, 314 MB in all).
+    n_per_class: int = Field(1000, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _consistent_counts(self) -> Self:

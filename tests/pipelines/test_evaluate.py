@@ -409,6 +409,22 @@ def test_base_evaluate_parameters_are_valid(evaluate_parameters: dict[str, Any])
             r"for evaluate\nn_generated\n  Input should be greater than or equal to 2",
         ),
         ("max_train_features", 2, r"evaluate\.max_train_features is 2; expected at least .*\(5\)"),
+        # Bounded work: counts a typo could make run for hours or fill the disk.
+        (
+            "iwae_samples",
+            50_000,
+            r"for evaluate\niwae_samples\n  Input should be less than or equal to 5000",
+        ),
+        (
+            "n_generated",
+            10**8,
+            r"for evaluate\nn_generated\n  Input should be less than or equal to 100000",
+        ),
+        (
+            "n_per_class",
+            10**6,
+            r"for evaluate\nn_per_class\n  Input should be less than or equal to 10000",
+        ),
     ],
 )
 def test_bad_evaluate_parameters_are_refused_by_name(

@@ -16,8 +16,10 @@ from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro_airflow.plugin import commands as airflow_commands
+from pydantic import ValidationError
 
 from fashion_vae.cache import CachingParallelRunner
+from fashion_vae.parameters import SweepParameters
 from fashion_vae.sweep import SweepConfigError, with_member_parameters
 
 MEMBERS = ["latent_2", "latent_16"]  # conf/test/parameters_sweep.yml
@@ -67,6 +69,13 @@ def sweep_project(
 def _versions(folder: Path) -> list[Path]:
     """The files of every version of a versioned dataset, oldest first."""
     return sorted(folder.glob(f"*/{folder.name}"))
+
+
+def test_a_sweep_of_more_than_sixteen_members_is_refused_by_name() -> None:
+    members = [{"name": f"m{index}", "training": {"latent_dim": 2}} for index in range(17)]
+    with pytest.raises(ValidationError, match=r"for sweep\nmembers\n  List should have at most 16"):
+        SweepParameters.model_validate({"members": members})
+    assert len(SweepParameters.model_validate({"members": members[:16]}).members) == 16
 
 
 def test_the_test_environment_sweeps_two_members(sweep_project: Path) -> None:
