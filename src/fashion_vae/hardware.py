@@ -5,8 +5,9 @@ an explicit parameter. The rules come from measurements (benchmarks/README.md, "
 defaults"; `benchmarks/hardware_defaults.py` measures them on any machine):
 
 - bfloat16 is fast only where the device computes it: an x86 CPU with AVX512_BF16 or AMX, or
-  an NVIDIA GPU of compute capability 8.0 or more. oneDNN emulates it elsewhere, 7-8x slower
-  than float32 on an AVX2-only CPU. Other CPUs (ARM's bf16 included) are not measured and get
+  an NVIDIA GPU of compute capability 8.0 or more. oneDNN emulates it elsewhere, several times
+  slower than float32 on an AVX2-only CPU (benchmarks/README.md gives the measured ratio, with
+  its date and CPU). Other CPUs (ARM's bf16 included) are not measured and get
   float32, the safe choice.
 - On a CPU, splitting each batch in two independent halves computed side by side, each op on
   its own threads, beats whole batches on two cores; on one core there is nothing to split.
