@@ -23,3 +23,7 @@ class RunInProgressError(ProjectError):
 
 class ModelMismatchError(ProjectError, ValueError):
     """A stored model does not fit the data (or another model): the message names both shapes."""
+
+
+class TrainingDivergedError(ProjectError):
+    """The loss became NaN or infinite; the model of this run is not saved."""

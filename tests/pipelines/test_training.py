@@ -15,7 +15,7 @@ from kedro.validation import ParameterValidationError
 from pydantic import ValidationError
 
 from fashion_vae import hardware
-from fashion_vae.model.callbacks import TrainingDivergedError
+from fashion_vae.errors import TrainingDivergedError
 from fashion_vae.parameters import Preset, TrainingParameters
 from fashion_vae.pipelines.training.nodes import (
     learning_rate_schedule,
@@ -122,7 +122,8 @@ def test_divergence_is_a_clear_error_naming_the_epoch(
     training["presets"]["default"]["epochs"] = 3
     with pytest.raises(
         TrainingDivergedError,
-        match=r"epoch \d+, batch \d+.*training\.presets\.default\.learning_rate",
+        match=r"epoch \d+: NaN or Inf loss encountered at batch \d+"
+        r".*training\.presets\.default\.learning_rate",
     ):
         run_training(
             real_images[:256],

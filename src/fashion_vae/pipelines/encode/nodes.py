@@ -14,7 +14,6 @@ from fashion_vae.model import (
     VAE,
     InShards,
     encode_images,
-    predict_in_batches,
     reconstruction_loss,
 )
 from fashion_vae.parameters import EncodeParameters
@@ -71,8 +70,8 @@ def describe_images(
     """Per image: nearest class by k-NN, reconstruction error, posterior mean and log-variance."""
     _check_training_codes(vae, train_images, train_posterior_mean, encode.batch_size)
     z_mean, z_log_var = encode_images(vae, inputs, encode.batch_size)
-    (logits,) = predict_in_batches(
-        InShards(vae.decoder, vae.batch_shards), z_mean, encode.batch_size
+    logits = InShards(vae.decoder, vae.batch_shards).predict(
+        z_mean, batch_size=encode.batch_size, verbose=0
     )
     reconstructions = special.expit(logits).astype(np.float32)
     knn = KNeighborsClassifier(n_neighbors=encode.knn_k, algorithm="brute")
