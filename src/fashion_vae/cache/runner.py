@@ -18,6 +18,8 @@ from kedro.pipeline.node import Node
 from kedro.runner import AbstractRunner, ParallelRunner, SequentialRunner, Task, ThreadRunner
 from pluggy import PluginManager
 
+from fashion_vae.outputs import output_dir
+
 from . import kedro_runner_api as kedro_api
 from .manifest import Manifest
 from .node_cache import NodeCache
@@ -315,8 +317,7 @@ def manifest_path(context: KedroContext) -> Path:
     entry = context.config_loader["catalog"].get(MANIFEST_DATASET) or {}
     if "filepath" in entry:
         return Path(context.project_path) / entry["filepath"]  # as Kedro resolves it
-    output_dir = context.config_loader["globals"].get("output_dir", "data")
-    return Path(context.project_path) / output_dir / MANIFEST_NAME
+    return output_dir(context) / MANIFEST_NAME
 
 
 def with_cache(runner_class: type[AbstractRunner]) -> type[CacheMixin]:
