@@ -35,8 +35,8 @@ from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 from train_throughput import TextbookVAE, textbook_decoder, textbook_encoder  # noqa: E402
 
 from fashion_vae.model import build_vae  # noqa: E402
+from fashion_vae.model.cpu_speedups import SingleChannelConv2D  # noqa: E402
 from fashion_vae.model.optimizers import FusedAdam  # noqa: E402
-from fashion_vae.model.vae import SingleChannelConv2D  # noqa: E402
 
 TEXTBOOK_BATCH_SIZE = 128
 

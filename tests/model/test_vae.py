@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from fashion_vae.model import build_vae, kl_divergence, reconstruction_loss
-from fashion_vae.model.vae import SingleChannelConv2D, feature_sides
+from fashion_vae.model.cpu_speedups import SingleChannelConv2D
+from fashion_vae.model.vae import feature_sides
 from fashion_vae.parameters import VAEConfig
 
 

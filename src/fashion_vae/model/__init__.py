@@ -2,6 +2,7 @@
 
 # Importing the package registers every class a saved model may name, the optimizer included.
 from .classifier import FEATURES_LAYER, build_classifier, feature_extractor
+from .cpu_speedups import InShards
 from .inference import (
     check_images_fit,
     check_vae_fits,
@@ -11,7 +12,6 @@ from .inference import (
 from .optimizers import FusedAdam
 from .vae import (
     VAE,
-    InShards,
     Sampler,
     build_vae,
     kl_divergence,

@@ -10,7 +10,8 @@ from scipy import special
 
 from fashion_vae.errors import ModelMismatchError
 
-from .vae import VAE, InShards
+from .cpu_speedups import InShards
+from .vae import VAE
 
 
 def check_images_fit(model: keras.Model, images: np.ndarray, model_name: str) -> None:
