@@ -23,3 +23,7 @@ class RunInProgressError(ProjectError):
 
 class ModelMismatchError(ProjectError, ValueError):
     """A stored model does not fit the data (or another model): the message names both shapes."""
+
+
+class UnreadableImageError(ProjectError, ValueError):
+    """A user's file is not an image the project reads: the message names it and says why."""
