@@ -18,12 +18,12 @@ from .explorer import Explorer, Picked
 from .latent_space import MIXTURE, PRIOR, code_from_sliders
 
 # The operating system's fonts: a theme's default web fonts would be fetched from the internet.
-THEME = gr.themes.Base(
-    font=[gr.themes.font.Font("system-ui"), gr.themes.font.Font("sans-serif")],
-    font_mono=[gr.themes.font.Font("ui-monospace"), gr.themes.font.Font("monospace")],
-)
+# (Gradio quotes any other name than a generic family, so "system-ui" would not be the keyword.)
+THEME = gr.themes.Base(font=gr.themes.Font("sans-serif"), font_mono=gr.themes.Font("monospace"))
 TITLE = "Fashion VAE explorer"
 UPLOAD_TYPES = [".png", ".jpg", ".jpeg"]
+# No "share" button: it would offer to publish an image on a public hub.
+IMAGE_BUTTONS = ["download", "fullscreen"]
 
 
 @dataclass(frozen=True)
@@ -85,15 +85,23 @@ def _layout(explorer: Explorer) -> Page:
             ]
             reset = gr.Button("Reset to the mean")
         with gr.Column(scale=1, min_width=240):
-            decoded = gr.Image(explorer.reset().image, label="Decoded", elem_id="decoded")
+            decoded = gr.Image(
+                explorer.reset().image, label="Decoded", elem_id="decoded", buttons=IMAGE_BUTTONS
+            )
             status = gr.Markdown(elem_id="status")
         with gr.Column(scale=2):
             latent_map = gr.Image(
-                explorer.map_picture, label="Latent map", elem_id="latent-map", interactive=False
+                explorer.map_picture,
+                label="Latent map of test images: click a point, or anywhere to decode it",
+                elem_id="latent-map",
+                interactive=False,
+                buttons=IMAGE_BUTTONS,
             )
             with gr.Row():
-                original = gr.Image(label="Input", elem_id="original")
-                reconstruction = gr.Image(label="Reconstruction", elem_id="reconstruction")
+                original = gr.Image(label="Input", elem_id="original", buttons=IMAGE_BUTTONS)
+                reconstruction = gr.Image(
+                    label="Reconstruction", elem_id="reconstruction", buttons=IMAGE_BUTTONS
+                )
     with gr.Tab("Your image"):
         upload = gr.File(label="A PNG or JPEG image", file_types=UPLOAD_TYPES, elem_id="upload")
     with gr.Tab("Interpolation"):
@@ -105,14 +113,14 @@ def _layout(explorer: Explorer) -> Page:
         with gr.Row():
             start_upload = gr.File(label="or a start image", file_types=UPLOAD_TYPES)
             end_upload = gr.File(label="or an end image", file_types=UPLOAD_TYPES)
-        strip = gr.Image(label="Interpolation", elem_id="interpolation")
+        strip = gr.Image(label="Interpolation", elem_id="interpolation", buttons=IMAGE_BUTTONS)
     with gr.Tab("Sampling"):
         seed = gr.Number(2026, label="Seed", precision=0, minimum=0)
         with gr.Row():
             sources = {PRIOR: gr.Button("Prior N(0, I)"), MIXTURE: gr.Button("Mixture")}
         with gr.Row():
             sources |= {name: gr.Button(name, size="sm") for name in CLASS_NAMES}
-        samples = gr.Image(label="Samples", elem_id="samples")
+        samples = gr.Image(label="Samples", elem_id="samples", buttons=IMAGE_BUTTONS)
     return Page(
         sliders=sliders,
         residual=gr.State(np.zeros(explorer.vae.latent_dim)),

@@ -62,7 +62,6 @@ def draw_map(
         ylim=(low[1] - pad[1], high[1] + pad[1]),
         xlabel="direction 1 (standard deviations)",
         ylabel="direction 2 (standard deviations)",
-        title="Test images' codes: click a point, or anywhere to decode it",
     )
     axes.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     canvas.draw()
