@@ -38,13 +38,13 @@ class Page:
     latent_map: gr.Image
     original: gr.Image
     reconstruction: gr.Image
-    upload: gr.File
+    upload: gr.UploadButton
     start: gr.State
     end: gr.State
     set_start: gr.Button
     set_end: gr.Button
-    start_upload: gr.File
-    end_upload: gr.File
+    start_upload: gr.UploadButton
+    end_upload: gr.UploadButton
     kind: gr.Radio
     interpolate: gr.Button
     strip: gr.Image
@@ -103,7 +103,9 @@ def _layout(explorer: Explorer) -> Page:
                     label="Reconstruction", elem_id="reconstruction", buttons=IMAGE_BUTTONS
                 )
     with gr.Tab("Your image"):
-        upload = gr.File(label="A PNG or JPEG image", file_types=UPLOAD_TYPES, elem_id="upload")
+        upload = gr.UploadButton(
+            "Upload a PNG or JPEG image", file_types=UPLOAD_TYPES, elem_id="upload"
+        )
     with gr.Tab("Interpolation"):
         with gr.Row():
             set_start = gr.Button("Start ← the sliders' code")
@@ -111,8 +113,8 @@ def _layout(explorer: Explorer) -> Page:
             kind = gr.Radio(["linear", "spherical"], value="spherical", label="Path")
             interpolate = gr.Button("Interpolate", variant="primary")
         with gr.Row():
-            start_upload = gr.File(label="or a start image", file_types=UPLOAD_TYPES)
-            end_upload = gr.File(label="or an end image", file_types=UPLOAD_TYPES)
+            start_upload = gr.UploadButton("Start ← an image", file_types=UPLOAD_TYPES)
+            end_upload = gr.UploadButton("End ← an image", file_types=UPLOAD_TYPES)
         strip = gr.Image(label="Interpolation", elem_id="interpolation", buttons=IMAGE_BUTTONS)
     with gr.Tab("Sampling"):
         seed = gr.Number(2026, label="Seed", precision=0, minimum=0)
@@ -190,19 +192,15 @@ def _wire(explorer: Explorer, page: Page) -> None:
         x, y = event.index
         return _picked_outputs(explorer.on_map_click(x, y))
 
-    def on_upload(path: str | None) -> list[Any]:
+    def on_upload(path: str) -> list[Any]:
         """The uploaded image prepared, reconstructed and on the sliders; or why not."""
-        if path is None:  # the file was cleared
-            return [gr.skip()] * len(page.picked)
         try:
             return _picked_outputs(explorer.on_upload(path))
         except UnreadableImageError as error:
             return [*skip_all_but_status, _refusal(error)]
 
-    def endpoint_from_upload(path: str | None) -> list[Any]:
+    def endpoint_from_upload(path: str) -> list[Any]:
         """An interpolation end from an uploaded image; or why not."""
-        if path is None:
-            return [gr.skip(), gr.skip()]
         try:
             return [explorer.encode_upload(path)[1], gr.skip()]
         except UnreadableImageError as error:
