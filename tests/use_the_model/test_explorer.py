@@ -216,3 +216,18 @@ def test_the_project_commands_load_without_gradio() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "loaded:"
+
+
+def test_the_latency_benchmark_prints_both_figures(trained_project: Path, kedro) -> None:
+    model = kedro.latest(trained_project, "06_models/vae.keras")
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "explorer_latency.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--model", str(model), "--repeats", "3", "--sliders", "8"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("CPU: ") and "latent_dim 16, 8 sliders, 3 repeats" in lines[1]
+    assert lines[2].startswith("decode: median ") and lines[3].startswith("slider move: median ")

@@ -27,6 +27,7 @@ from .latent_space import (
     Interpolation,
     code_from_sliders,
     decode,
+    draw,
     fit_directions,
     interpolate,
     plane_sliders,
@@ -79,7 +80,7 @@ class Explorer:
 
     def on_sliders(self, values: np.ndarray, residual: np.ndarray) -> np.ndarray:
         """The decoded image of the sliders' code."""
-        return self.show(code_from_sliders(self.directions, values, residual))
+        return draw(self.vae.decoder, self.directions, values, residual, self.params.zoom)
 
     def setting(self, code: np.ndarray) -> Setting:
         """Sliders and residual that give `code`, and its decoded image."""

@@ -90,6 +90,17 @@ def decode(decoder: keras.Model, codes: np.ndarray) -> np.ndarray:
     return keras.ops.convert_to_numpy(keras.ops.sigmoid(logits))[..., 0]
 
 
+def draw(
+    decoder: keras.Model,
+    directions: Directions,
+    values: np.ndarray,
+    residual: np.ndarray,
+    zoom: int,
+) -> np.ndarray:
+    """What a slider's move shows: the sliders' code decoded, zoomed to 8-bit grey."""
+    return zoomed(decode(decoder, code_from_sliders(directions, values, residual)), zoom)
+
+
 def interpolate(start: np.ndarray, end: np.ndarray, steps: int, kind: Interpolation) -> np.ndarray:
     """`steps` codes from `start` to `end` (both included), along a line or a great circle."""
     t = np.linspace(0.0, 1.0, steps)[:, None]
