@@ -48,16 +48,19 @@ def load_vae(path: str | None) -> keras.Model:
     return adapt_to_this_machine(build_vae(training_parameters("default").vae_config, seed=0))
 
 
-def milliseconds(call: Callable[[int], object], repeats: int) -> tuple[float, float]:
-    """Median and 95th percentile of `call(i)`'s wall time, after a warm-up."""
-    for i in range(WARM_UP):
-        call(i)
-    times = []
-    for i in range(repeats):
-        start = time.perf_counter()
-        call(i)
-        times.append(1000 * (time.perf_counter() - start))
-    return float(np.median(times)), float(np.percentile(times, 95))
+def milliseconds(
+    calls: dict[str, Callable[[int], object]], repeats: int
+) -> dict[str, tuple[float, float]]:
+    """Median and 95th percentile of each `call(i)`'s wall time, after a warm-up; the calls
+    alternate, so that neither has the machine to itself more than the other."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for i in range(WARM_UP + repeats):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call(i)
+            if i >= WARM_UP:
+                times[name].append(1000 * (time.perf_counter() - start))
+    return {name: (float(np.median(t)), float(np.percentile(t, 95))) for name, t in times.items()}
 
 
 def main() -> None:
@@ -76,11 +79,11 @@ def main() -> None:
     zoom = ExploreParameters().zoom
     print(f"CPU: {cpu_model()}; model: {args.model or 'a fresh default-preset VAE'}")
     print(f"latent_dim {vae.latent_dim}, {directions.count} sliders, {args.repeats} repeats")
-    for name, call in (
-        ("decode", lambda i: decode(vae.decoder, codes[i])),
-        ("slider move", lambda i: draw(vae.decoder, directions, values[i], residual, zoom)),
-    ):
-        median, p95 = milliseconds(call, args.repeats)
+    calls = {
+        "decode": lambda i: decode(vae.decoder, codes[i]),
+        "slider move": lambda i: draw(vae.decoder, directions, values[i], residual, zoom),
+    }
+    for name, (median, p95) in milliseconds(calls, args.repeats).items():
         print(f"{name}: median {median:.1f} ms, p95 {p95:.1f} ms")
 
 

@@ -115,10 +115,10 @@ def test_clicking_empty_space_decodes_that_point_of_the_plane(explorer: Explorer
     assert nearest_point(view, explorer.test_plane, *corner, explorer.params.click_radius) is None
     picked = explorer.on_map_click(*corner)
     x, y = view.to_plane(*corner)
-    np.testing.assert_allclose(
-        picked.setting.values, plane_sliders(explorer.directions, x, y), atol=1e-5
-    )
-    np.testing.assert_allclose(picked.setting.residual, 0, atol=1e-5)
+    code = code_from_sliders(explorer.directions, picked.setting.values, picked.setting.residual)
+    expected = code_from_sliders(explorer.directions, plane_sliders(explorer.directions, x, y))
+    np.testing.assert_allclose(code, expected, atol=1e-5)
+    np.testing.assert_allclose(picked.setting.values[:2], (x, y), atol=0.005)
     assert picked.original is None and f"({x:.2f}, {y:.2f})" in picked.caption
 
 
@@ -228,6 +228,7 @@ def test_the_latency_benchmark_prints_both_figures(trained_project: Path, kedro)
         text=True,
     )
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    # Kedro's log may come first, on the same stream.
+    lines = result.stdout.splitlines()[-4:]
     assert lines[0].startswith("CPU: ") and "latent_dim 16, 8 sliders, 3 repeats" in lines[1]
     assert lines[2].startswith("decode: median ") and lines[3].startswith("slider move: median ")

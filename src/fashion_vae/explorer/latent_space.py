@@ -22,6 +22,8 @@ Interpolation = Literal["linear", "spherical"]
 # Below this angle between two codes spherical interpolation is linear (sin θ would vanish).
 _PARALLEL = 1e-6
 _GAP_GREY = 128
+# Decimals a slider shows (its step is 0.05).
+SLIDER_DECIMALS = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,7 +67,9 @@ def sliders_from_code(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Slider values (clipped to ± limit) that, with the returned residual, give `code`."""
     code = np.asarray(code, dtype=np.float64).reshape(1, -1)
-    values = np.clip(directions.pca.transform(code)[0] / directions.scales, -limit, limit)
+    exact = directions.pca.transform(code)[0] / directions.scales
+    # Rounded to the sliders' precision for display; the residual keeps the difference.
+    values = np.round(np.clip(exact, -limit, limit), SLIDER_DECIMALS)
     residual = code[0] - directions.pca.inverse_transform((values * directions.scales)[None])[0]
     return values, residual
 
