@@ -187,6 +187,12 @@ def test_pinning_a_dataset_the_explorer_does_not_read_is_refused(trained_project
         load_explorer(trained_project, "test", {"metrics": "2026-01-01T00.00.00.000Z"})
 
 
+def test_a_bad_explore_parameter_is_refused_naming_it(trained_project: Path) -> None:
+    bad = {"explore": {"min_sliders": 40, "max_sliders": 10}}
+    with pytest.raises(ProjectError, match="explore.min_sliders is 40"):
+        load_explorer(trained_project, "test", {}, bad)
+
+
 def test_a_pinned_version_is_the_one_loaded(trained_project: Path, kedro) -> None:
     version = kedro.versions(trained_project, "06_models/vae.keras")[-1]
     pinned = load_explorer(trained_project, "test", {"vae_model": version})

@@ -7,6 +7,7 @@ from typing import Any
 
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from pydantic import ValidationError
 
 from fashion_vae.errors import MissingInputError, ProjectError
 from fashion_vae.parameters import ExploreParameters
@@ -50,7 +51,11 @@ def load_explorer(
                 f"{name} does not exist: run `kedro run --pipelines={pipeline}` "
                 f"{'--env=' + env + ' ' if env else ''}first"
             )
-    params = ExploreParameters.model_validate(context.params["explore"])
+    try:
+        params = ExploreParameters.model_validate(context.params["explore"])
+    except ValidationError as error:
+        # As Kedro refuses a run's bad parameter: the section, the key and what is allowed.
+        raise ProjectError(f"Invalid parameters_explore.yml: {error}") from error
     loaded = {
         argument: catalog.load(name, version=load_versions.get(name))
         for argument, (name, _) in INPUTS.items()
