@@ -19,6 +19,7 @@ pytestmark = pytest.mark.skipif(
     reason="needs Debian's chromium and chromium-driver (`make test` installs them as root)",
 )
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -136,3 +137,47 @@ def test_the_page_loads_from_this_machine_only_and_answers(
         if urlsplit(u).scheme not in LOCAL_SCHEMES and urlsplit(u).hostname not in LOCAL_HOSTS
     ]
     assert not leaving, f"requests leaving the machine: {leaving}"
+
+
+def _click_text(driver, tag: str, text: str) -> None:
+    """Click the (first visible) element of `tag` whose text is `text`."""
+    elements = driver.find_elements(By.XPATH, f'//{tag}[normalize-space()="{text}"]')
+    next(element for element in elements if element.is_displayed()).click()
+
+
+def test_the_map_interpolation_and_sampling_answer_clicks(
+    browser, url: str, explorer: Explorer
+) -> None:
+    wait = WebDriverWait(browser, WAIT_S)
+    browser.get(url)
+    wait.until(lambda d: _src(d, "latent-map"))
+
+    # A click on a test image's point, where Gradio reports it in the picture's own pixels.
+    picture = browser.find_element(By.CSS_SELECTOR, "#latent-map img")
+    natural = browser.execute_script(
+        "return [arguments[0].naturalWidth, arguments[0].naturalHeight]", picture
+    )
+    box = picture.rect
+    scale = min(box["width"] / natural[0], box["height"] / natural[1])
+    px, py = explorer.map_view.to_pixels(explorer.test_plane[[0]])[0]
+    offset = (
+        (box["width"] - natural[0] * scale) / 2 + px * scale - box["width"] / 2,
+        (box["height"] - natural[1] * scale) / 2 + py * scale - box["height"] / 2,
+    )
+    click = ActionChains(browser).move_to_element_with_offset(picture, *map(round, offset)).click()
+    click.perform()
+    wait.until(lambda d: _status(d).startswith("Test image") and _src(d, "original"))
+
+    _click_text(browser, "button", "Interpolation")
+    _click_text(browser, "button", "Start ← the sliders' code")
+    _move_first_slider(browser, wait)
+    _click_text(browser, "button", "End ← the sliders' code")
+    _click_text(browser, "button", "Interpolate")
+    wait.until(lambda d: _src(d, "interpolation"))
+
+    _click_text(browser, "button", "Sampling")
+    _click_text(browser, "button", "Mixture")
+    wait.until(lambda d: _src(d, "samples"))
+    first = _src(browser, "samples")
+    _click_text(browser, "button", "Sneaker")
+    wait.until(lambda d: _src(d, "samples") not in (None, first))
