@@ -130,6 +130,9 @@ def test_the_page_loads_from_this_machine_only_and_answers(
     _move_first_slider(browser, wait)  # the app keeps serving
 
     urls = _requested_urls(browser)
+    from gradio import analytics  # noqa: PLC0415 (imported by the launcher, which set it up)
+
+    assert not analytics.analytics_enabled()
     assert any(urlsplit(u).hostname in LOCAL_HOSTS for u in urls)
     leaving = [
         u

@@ -5,7 +5,9 @@ Import it through `fashion_vae.explorer.launcher`, which turns Gradio's telemetr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -172,10 +174,18 @@ def _wire(explorer: Explorer, page: Page) -> None:
     """Connect each control's event to the explorer's answer."""
     skip_all_but_status = [gr.skip()] * (len(page.picked) - 1)
 
-    def current(*code: Any) -> np.ndarray:
-        """The sliders' code."""
-        *values, residual = code
-        return code_from_sliders(explorer.directions, np.asarray(values, np.float64), residual)
+    def end_from_sliders(which: str) -> Callable[..., list[Any]]:
+        """A handler that takes the sliders' code as the interpolation's start or end."""
+
+        def handler(*code: Any) -> list[Any]:
+            *values, residual = code
+            values = np.asarray(values, np.float64)
+            return [
+                code_from_sliders(explorer.directions, values, residual),
+                f"Interpolation {which}: the sliders' code",
+            ]
+
+        return handler
 
     def on_sliders(*code: Any) -> np.ndarray:
         """The decoded image of the sliders."""
@@ -199,12 +209,17 @@ def _wire(explorer: Explorer, page: Page) -> None:
         except UnreadableImageError as error:
             return [*skip_all_but_status, _refusal(error)]
 
-    def endpoint_from_upload(path: str) -> list[Any]:
-        """An interpolation end from an uploaded image; or why not."""
-        try:
-            return [explorer.encode_upload(path)[1], gr.skip()]
-        except UnreadableImageError as error:
-            return [None, _refusal(error)]
+    def end_from_upload(which: str) -> Callable[[str], list[Any]]:
+        """A handler that takes an uploaded image's code as the interpolation's start or end."""
+
+        def handler(path: str) -> list[Any]:
+            try:
+                code = explorer.encode_upload(path)[1]
+            except UnreadableImageError as error:
+                return [None, _refusal(error)]
+            return [code, f"Interpolation {which}: {Path(path).name}"]
+
+        return handler
 
     def on_interpolate(start: np.ndarray | None, end: np.ndarray | None, kind: str) -> np.ndarray:
         """The decoded path between the two ends."""
@@ -221,10 +236,10 @@ def _wire(explorer: Explorer, page: Page) -> None:
     page.reset.click(on_reset, None, [*page.code, page.decoded])
     page.latent_map.select(on_map_click, None, page.picked)
     page.upload.upload(on_upload, page.upload, page.picked)
-    page.set_start.click(current, page.code, page.start)
-    page.set_end.click(current, page.code, page.end)
-    page.start_upload.upload(endpoint_from_upload, page.start_upload, [page.start, page.status])
-    page.end_upload.upload(endpoint_from_upload, page.end_upload, [page.end, page.status])
+    page.set_start.click(end_from_sliders("start"), page.code, [page.start, page.status])
+    page.set_end.click(end_from_sliders("end"), page.code, [page.end, page.status])
+    page.start_upload.upload(end_from_upload("start"), page.start_upload, [page.start, page.status])
+    page.end_upload.upload(end_from_upload("end"), page.end_upload, [page.end, page.status])
     page.interpolate.click(on_interpolate, [page.start, page.end, page.kind], page.strip)
     for source, button in page.sources.items():
         button.click(
