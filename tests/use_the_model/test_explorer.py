@@ -16,6 +16,7 @@ from fashion_vae.explorer.latent_map import MapView, draw_map, nearest_point
 from fashion_vae.explorer.latent_space import (
     MIXTURE,
     PRIOR,
+    SLIDER_STEP,
     code_from_sliders,
     decode,
     fit_directions,
@@ -62,6 +63,7 @@ def test_a_code_set_on_the_sliders_is_kept_exactly(explorer: Explorer) -> None:
     code = explorer.test_codes[3] * 4  # far out: some values clip, the residual keeps the rest
     values, residual = sliders_from_code(explorer.directions, code, limit=3.0)
     assert np.abs(values).max() <= 3.0
+    np.testing.assert_allclose(values / SLIDER_STEP, np.round(values / SLIDER_STEP), atol=1e-6)
     np.testing.assert_allclose(
         code_from_sliders(explorer.directions, values, residual), code, atol=1e-4
     )
@@ -118,7 +120,7 @@ def test_clicking_empty_space_decodes_that_point_of_the_plane(explorer: Explorer
     code = code_from_sliders(explorer.directions, picked.setting.values, picked.setting.residual)
     expected = code_from_sliders(explorer.directions, plane_sliders(explorer.directions, x, y))
     np.testing.assert_allclose(code, expected, atol=1e-5)
-    np.testing.assert_allclose(picked.setting.values[:2], (x, y), atol=0.005)
+    np.testing.assert_allclose(picked.setting.values[:2], (x, y), atol=SLIDER_STEP / 2)
     assert picked.original is None and f"({x:.2f}, {y:.2f})" in picked.caption
 
 

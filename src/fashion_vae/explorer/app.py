@@ -17,7 +17,7 @@ from fashion_vae.errors import UnreadableImageError
 from fashion_vae.labels import CLASS_NAMES
 
 from .explorer import Explorer, Picked
-from .latent_space import MIXTURE, PRIOR, code_from_sliders
+from .latent_space import MIXTURE, PRIOR, SLIDER_STEP, code_from_sliders
 
 # The operating system's fonts: a theme's default web fonts would be fetched from the internet.
 # (Gradio quotes any other name than a generic family, so "system-ui" would not be the keyword.)
@@ -82,7 +82,7 @@ def _layout(explorer: Explorer) -> Page:
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
             sliders = [
-                gr.Slider(-limit, limit, value=0.0, step=0.05, label=f"direction {i + 1}")
+                gr.Slider(-limit, limit, value=0.0, step=SLIDER_STEP, label=f"direction {i + 1}")
                 for i in range(explorer.directions.count)
             ]
             reset = gr.Button("Reset to the mean")

@@ -22,8 +22,8 @@ Interpolation = Literal["linear", "spherical"]
 # Below this angle between two codes spherical interpolation is linear (sin θ would vanish).
 _PARALLEL = 1e-6
 _GAP_GREY = 128
-# Decimals a slider shows (its step is 0.05).
-SLIDER_DECIMALS = 2
+# A slider's step, in standard deviations.
+SLIDER_STEP = 0.05
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,8 +68,9 @@ def sliders_from_code(
     """Slider values (clipped to ± limit) that, with the returned residual, give `code`."""
     code = np.asarray(code, dtype=np.float64).reshape(1, -1)
     exact = directions.pca.transform(code)[0] / directions.scales
-    # Rounded to the sliders' precision for display; the residual keeps the difference.
-    values = np.round(np.clip(exact, -limit, limit), SLIDER_DECIMALS)
+    # On the sliders' steps, as a slider can show them; the residual keeps the difference.
+    steps = np.round(np.clip(exact, -limit, limit) / SLIDER_STEP)
+    values = np.round(steps * SLIDER_STEP, 6)  # 2.3, not 2.3000000000000003
     residual = code[0] - directions.pca.inverse_transform((values * directions.scales)[None])[0]
     return values, residual
 
