@@ -229,9 +229,15 @@ def _wire(explorer: Explorer, page: Page) -> None:
 
     for slider in page.sliders:
         # `input`, not `change`: only a user's move decodes; a picked code sets the sliders
-        # and shows its image itself, instead of one decode per slider it moves.
+        # and shows its image itself, instead of one decode per slider it moves. Unqueued: a
+        # move took 58-78 ms in the browser instead of 91-101 ms (benchmarks/README.md).
         slider.input(
-            on_sliders, page.code, page.decoded, trigger_mode="always_last", show_progress="hidden"
+            on_sliders,
+            page.code,
+            page.decoded,
+            trigger_mode="always_last",
+            show_progress="hidden",
+            queue=False,
         )
     page.reset.click(on_reset, None, [*page.code, page.decoded])
     page.latent_map.select(on_map_click, None, page.picked)
