@@ -1,5 +1,6 @@
 """`kedro explore`'s logic, without a browser: sliders, map clicks, uploads, paths, samples."""
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from kedro.framework.startup import bootstrap_project
 from PIL import Image
 
 from fashion_vae.cli import cli
@@ -214,6 +216,16 @@ def test_the_explore_command_serves_this_machine_only_by_default() -> None:
     for option in ("--env", "--load-versions", "--params", "--port", "--host"):
         assert option in result.output
     assert "127.0.0.1" in result.output
+
+
+def test_exploring_a_project_without_a_model_says_what_to_run(project_copy: Path) -> None:
+    bootstrap_project(project_copy)
+    with contextlib.chdir(project_copy):
+        result = CliRunner().invoke(cli, ["explore", "--env", "test"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    assert "Error: vae_model does not exist" in result.output
+    assert "run `kedro run --pipelines=training --env=test` first" in result.output
 
 
 def test_the_project_commands_load_without_gradio() -> None:

@@ -47,9 +47,9 @@ def load_explorer(
         )
     for name, pipeline in INPUTS.values():
         if name not in load_versions and not catalog.exists(name):
+            env_option = f" --env={env}" if env else ""
             raise MissingInputError(
-                f"{name} does not exist: run `kedro run --pipelines={pipeline}` "
-                f"{'--env=' + env + ' ' if env else ''}first"
+                f"{name} does not exist: run `kedro run --pipelines={pipeline}{env_option}` first"
             )
     try:
         params = ExploreParameters.model_validate(context.params["explore"])
