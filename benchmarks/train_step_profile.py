@@ -12,7 +12,7 @@ in the time of the `textbook` preset's, and the TensorFlow profiler's ten slowes
 project step. The models alternate block by block so that the machine's noise hits each alike.
 
 Needs the model inputs: `make data && .venv/bin/kedro run --pipelines=data_processing`.
-Run: `.venv/bin/python benchmarks/train_step_profile.py [--rounds 6]`.
+Run: `.venv/bin/python benchmarks/train_step_profile.py [--rounds 6 --steps 30]`.
 """
 
 import argparse
@@ -39,7 +39,6 @@ from fashion_vae.model.optimizers import FusedAdam  # noqa: E402
 from fashion_vae.model.vae import SingleChannelConv2D  # noqa: E402
 
 TEXTBOOK_BATCH_SIZE = 128
-STEPS_PER_BLOCK = 30
 
 
 def forward_macs(layer: layers.Layer) -> int:
@@ -107,11 +106,11 @@ def matmul_gmacs_per_second(dtype: str, size: int = 2048, repeats: int = 10) -> 
     return size**3 / np.median(seconds) / 1e9
 
 
-def slowest_ops(model: keras.Model, dataset: tf.data.Dataset, count: int = 10) -> list:
+def slowest_ops(model: keras.Model, dataset: tf.data.Dataset, steps: int, count: int = 10) -> list:
     """The TensorFlow profiler's slowest ops of a training step, in ms per step."""
     with tempfile.TemporaryDirectory() as log_dir:
         tf.profiler.experimental.start(log_dir)
-        model.fit(dataset, steps_per_epoch=STEPS_PER_BLOCK, epochs=1, verbose=0)
+        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
         tf.profiler.experimental.stop()
         space = xplane_pb2.XSpace()
         (trace,) = glob.glob(f"{log_dir}/**/*.xplane.pb", recursive=True)
@@ -125,13 +124,14 @@ def slowest_ops(model: keras.Model, dataset: tf.data.Dataset, count: int = 10) -
                 # Op events are "scope/op_name:OpType"; runtime events ("Class::method") and
                 # function calls are not ops.
                 if ":" in name and "::" not in name and "inference" not in name:
-                    milliseconds[name] += event.duration_ps / 1e9 / STEPS_PER_BLOCK
+                    milliseconds[name] += event.duration_ps / 1e9 / steps
     return milliseconds.most_common(count)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6, help="timed blocks per model")
+    parser.add_argument("--steps", type=int, default=30, help="steps per block (at least 2)")
     args = parser.parse_args()
 
     images = np.load(MODEL_INPUT / "train_images.npy", mmap_mode="r")
@@ -171,7 +171,7 @@ def main() -> None:
         for name, run in runs.items():
             run.model.fit(
                 datasets[name],
-                steps_per_epoch=STEPS_PER_BLOCK,
+                steps_per_epoch=args.steps,
                 epochs=1,
                 verbose=0,
                 callbacks=[timer],
@@ -184,7 +184,7 @@ def main() -> None:
         return np.median(step_seconds[name]) / runs[name].batch_size
 
     baseline = seconds_per_image("textbook script")
-    print(f"{args.rounds} × {STEPS_PER_BLOCK} steps each, alternating")
+    print(f"{args.rounds} × {args.steps} steps each, alternating")
     print(
         f"{'':26s} {'batch':>5s} {'ms/step':>8s} {'µs/image':>9s} {'× textbook':>11s} "
         f"{'GMAC/step':>10s} {'GMAC/s':>7s}"
@@ -212,7 +212,8 @@ def main() -> None:
         "default preset (training steps only)"
     )
     print("\nslowest ops of a project textbook-preset step (ms/step, as the profiler times them):")
-    for name, milliseconds in slowest_ops(textbook_preset, datasets["project, textbook preset"]):
+    profiled = slowest_ops(textbook_preset, datasets["project, textbook preset"], args.steps)
+    for name, milliseconds in profiled:
         print(f"  {milliseconds:6.2f}  {name.split('StatefulPartitionedCall/')[-1]}")
 
 

@@ -1,11 +1,16 @@
-"""Shared fixtures: real Fashion-MNIST subsets and a throw-away copy of the Kedro project."""
+"""Shared fixtures: real Fashion-MNIST subsets, throw-away copies of the Kedro project, and
+one complete run of it that the whole suite shares."""
 
+import contextlib
+import fcntl
 import gzip
+import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -13,6 +18,7 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from fashion_vae.cache import make_runner
 from fashion_vae.model import VAE, build_vae
 from fashion_vae.parameters import VAEConfig
 
@@ -94,6 +100,66 @@ def run_pipelines(project: Path, *pipelines: str, **session_args: Any) -> None:
 def run_pipelines_fixture() -> Callable[..., None]:
     """The `run_pipelines` function, for tests that run a project copy."""
     return run_pipelines
+
+
+def cached_run(
+    project: Path,
+    pipelines: list[str] | None = None,
+    runtime_params: dict[str, Any] | None = None,
+) -> dict[str, str]:
+    """One cached `kedro run --env test` in `project`; the runner's decision for each node."""
+    bootstrap_project(project)
+    # training.checkpoint_dir is relative to the working directory, as under `kedro run`.
+    with (
+        contextlib.chdir(project),
+        KedroSession.create(project, env="test", runtime_params=runtime_params) as session,
+    ):
+        runner = make_runner(session.load_context())
+        session.run(pipeline_names=pipelines, runner=runner)
+    return runner.decisions
+
+
+@pytest.fixture(name="cached_run", scope="session")
+def cached_run_fixture() -> Callable[..., dict[str, str]]:
+    """The `cached_run` function, for tests that run a project copy as `kedro run` does."""
+    return cached_run
+
+
+@contextlib.contextmanager
+def _exclusive(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_file` (the test workers' processes wait for each other)."""
+    with lock_file.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.fixture(scope="session")
+def complete_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> SimpleNamespace:
+    """A project copy after one complete cached `kedro run --env test`, made once per suite.
+
+    `project` is shared by every test module and every test worker: read it, or copy it with
+    `copy_of` before writing. `decisions` is what that first run's runner decided per node.
+    """
+    # pytest-xdist's workers have their own temporary folders under one shared parent.
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared if worker_id == "master" else shared.parent
+    project, record = shared / "complete_run", shared / "complete_run.json"
+    with _exclusive(shared / "complete_run.lock"):
+        if not record.exists():
+            shutil.rmtree(project, ignore_errors=True)
+            record.write_text(json.dumps(cached_run(copy_project(project))))
+    return SimpleNamespace(project=project, decisions=json.loads(record.read_text()))
+
+
+def copy_of(project: Path, destination: Path) -> Path:
+    """A copy of a project copy (its raw data still a link), to write in."""
+    return shutil.copytree(project, destination, symlinks=True)
+
+
+@pytest.fixture(name="copy_of", scope="session")
+def copy_of_fixture() -> Callable[[Path, Path], Path]:
+    """The `copy_of` function, for fixtures and tests."""
+    return copy_of
 
 
 @pytest.fixture(scope="session")

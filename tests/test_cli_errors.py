@@ -34,7 +34,7 @@ def test_a_bad_parameter_is_one_message_naming_it(project_copy: Path) -> None:
     output = _short_error(kedro_run(project_copy, "--params", "training.latent_dim=0"))
     assert "Error: Parameter validation failed" in output
     assert "latent_dim\n  Input should be greater than 0" in output
-    assert not (project_copy / "data" / "test_env" / "02_intermediate").exists()
+    assert not (project_copy / "data" / "test_env").exists()  # refused before any node
 
 
 def test_a_missing_input_is_one_message_saying_what_to_run(project_copy: Path) -> None:

@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import json
 import os
 import shutil
 import struct
@@ -39,8 +40,10 @@ def test_digests_are_cached_by_size_and_mtime(tmp_path: Path) -> None:
     assert cache.digest(file) == hashlib.sha256(b"first").hexdigest()
     cache.save()
     # An unchanged file is not read again: a cache that lies about it is believed.
+    recorded = json.loads((tmp_path / "digests.json").read_text())
+    recorded[str(file.resolve())]["sha256"] = "cached"
+    (tmp_path / "digests.json").write_text(json.dumps(recorded))
     lying = DigestCache(tmp_path / "digests.json")
-    lying._entries[str(file.resolve())]["sha256"] = "cached"
     assert lying.digest(file) == "cached"
     # A changed file (other size and mtime) is hashed again.
     _gz(file, b"second, longer")

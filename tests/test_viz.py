@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -70,14 +71,10 @@ class Viz:
 
 @pytest.fixture(scope="module")
 def viz(
-    tmp_path_factory: pytest.TempPathFactory,
-    copy_project: Callable[[Path], Path],
-    run_pipelines: Callable[..., None],
+    tmp_path_factory: pytest.TempPathFactory, complete_run: SimpleNamespace, copy_of: Callable
 ) -> Viz:
     """The kedro-viz build of a project copy whose default pipeline ran (`test` environment)."""
-    project = copy_project(tmp_path_factory.mktemp("viz"))
-    run_pipelines(project)
-    return Viz(_build(project))
+    return Viz(_build(copy_of(complete_run.project, tmp_path_factory.mktemp("viz") / "project")))
 
 
 def test_every_stage_is_a_group_and_no_node_is_left_outside_one(viz: Viz) -> None:

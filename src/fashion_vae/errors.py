@@ -25,5 +25,9 @@ class ModelMismatchError(ProjectError, ValueError):
     """A stored model does not fit the data (or another model): the message names both shapes."""
 
 
+class TrainingDivergedError(ProjectError):
+    """The loss became NaN or infinite; the model of this run is not saved."""
+
+
 class UnreadableImageError(ProjectError, ValueError):
     """A user's file is not an image the project reads: the message names it and says why."""

@@ -23,6 +23,7 @@ from fashion_vae.datasets import IDXDataset
 from fashion_vae.datasets._atomic import write_atomically_local
 from fashion_vae.errors import MissingInputError, ProjectError
 from fashion_vae.integrity import DigestCache, check_raw_files
+from fashion_vae.outputs import output_dir
 from fashion_vae.parameters import DataProcessingParameters
 from fashion_vae.run_lock import RunLock
 from fashion_vae.tensorflow_threads import apply_tensorflow_threads
@@ -32,11 +33,6 @@ logger = logging.getLogger(__name__)
 RAW_DIGESTS_NAME = ".raw_sha256.json"
 # Beside the environment's outputs: the versions the last run pinned, which `kedro prune` keeps.
 LOAD_VERSIONS_NAME = ".load_versions.json"
-
-
-def output_dir(context: KedroContext) -> Path:
-    """`<project>/<globals output_dir>`: where this environment writes."""
-    return Path(context.project_path) / context.config_loader["globals"].get("output_dir", "data")
 
 
 def _how_to_produce(name: str, dataset: Any) -> str:

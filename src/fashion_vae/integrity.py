@@ -15,6 +15,7 @@ from pathlib import Path
 from fashion_vae.datasets._atomic import write_atomically_local
 from fashion_vae.errors import RawDataMismatchError
 from fashion_vae.raw_data import FILES, decompressed_sha256
+from fashion_vae.stamped_digests import StampedDigests
 
 logger = logging.getLogger(__name__)
 
@@ -28,27 +29,19 @@ class DigestCache:
     def __init__(self, path: Path) -> None:
         self._path = path
         try:
-            self._entries: dict[str, dict] = json.loads(path.read_text())
+            entries = json.loads(path.read_text())
         except (FileNotFoundError, ValueError):
-            self._entries = {}
-        self._changed = False
+            entries = {}
+        self._digests = StampedDigests(entries, decompressed_sha256)
 
     def digest(self, file: Path) -> str:
         """The file's digest, from the cache if its size and mtime are those recorded."""
-        status = file.stat()
-        key = str(file.resolve())
-        stamp = [status.st_size, status.st_mtime_ns]
-        entry = self._entries.get(key)
-        if entry is None or entry["stamp"] != stamp:
-            entry = {"stamp": stamp, "sha256": decompressed_sha256(file)}
-            self._entries[key] = entry
-            self._changed = True
-        return entry["sha256"]
+        return self._digests.digest(file, str(file.resolve()))
 
     def save(self) -> None:
         """Write the cache if a digest was computed (atomically: a reader never sees half)."""
-        if self._changed:
-            text = json.dumps(self._entries, indent=1, sort_keys=True)
+        if self._digests.changed:
+            text = json.dumps(self._digests.entries, indent=1, sort_keys=True)
             write_atomically_local(str(self._path), lambda file: file.write(text.encode()))
 
 

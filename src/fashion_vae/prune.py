@@ -27,7 +27,8 @@ from kedro.io.core import AbstractVersionedDataset
 from fashion_vae.cache import MANIFEST_DATASET
 from fashion_vae.cache.manifest import Manifest
 from fashion_vae.errors import RunInProgressError
-from fashion_vae.hooks import LOAD_VERSIONS_NAME, output_dir
+from fashion_vae.hooks import LOAD_VERSIONS_NAME
+from fashion_vae.outputs import output_dir
 from fashion_vae.run_lock import RunLock
 
 NEWEST = "newest"

@@ -20,20 +20,16 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-# `mlflow models serve` imports this module to load the model: MLflow 3's telemetry, which
-# would reach the network on its next event, stays off there too (as TrackingHook does for runs).
-os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+import keras
+import mlflow
+import numpy as np
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-import keras  # noqa: E402
-import mlflow  # noqa: E402
-import numpy as np  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE  # noqa: E402
-
-from fashion_vae.errors import ModelMismatchError  # noqa: E402
-from fashion_vae.model import VAE, decode_latents, encode_images  # noqa: E402
-from fashion_vae.model.on_this_machine import adapt_to_this_machine  # noqa: E402
-from fashion_vae.model.vae import IMAGE_SHAPE  # noqa: E402
+from fashion_vae.errors import ModelMismatchError
+from fashion_vae.model import VAE, decode_latents, encode_images
+from fashion_vae.model.on_this_machine import adapt_to_this_machine
+from fashion_vae.model.vae import IMAGE_SHAPE
 
 MODEL_NAME = "vae"
 MODEL_FILE = "vae.keras"
@@ -114,6 +110,9 @@ def _as_latents(array: np.ndarray, latent_dim: int) -> np.ndarray:
 
 def _load_pyfunc(data_path: str) -> VAEPyfunc:
     """MLflow's loader hook for `loader_module`: the model file, opened in Keras' safe mode."""
+    # `mlflow models serve` loads the model here: MLflow 3's telemetry, which would reach the
+    # network on its next event, stays off in the server too (as TrackingHook does for runs).
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     return VAEPyfunc(adapt_to_this_machine(keras.saving.load_model(data_path, safe_mode=True)))
 
 

@@ -26,11 +26,12 @@ directly with `mlflow.pyfunc.log_model` (`fashion_vae.serving.log_vae_model`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,15 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 from kedro_mlflow.framework.hooks import MlflowHook
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 from omegaconf import OmegaConf
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 
-from fashion_vae.hooks import output_dir
+from fashion_vae.errors import ProjectError
+from fashion_vae.outputs import output_dir
 from fashion_vae.parameters import TrackingParameters
 
 logger = logging.getLogger(__name__)
@@ -120,6 +124,23 @@ def git_commit(project_path: Path) -> tuple[str, bool] | None:
         return None
 
 
+class TrackingStoreError(ProjectError):
+    """The MLflow store of the run cannot be opened or written."""
+
+
+@contextlib.contextmanager
+def store_errors(uri: Callable[[], str]) -> Iterator[None]:
+    """Turn a store that MLflow cannot open (damaged, locked, foreign) into one clear error."""
+    try:
+        yield
+    except (MlflowException, SQLAlchemyError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TrackingStoreError(
+            f"the MLflow tracking store {uri()} cannot be used: {reason}. Move it aside to start "
+            "a new store, or run without tracking (--params tracking.enabled=false)."
+        ) from error
+
+
 class MlflowTrackingHook(MlflowHook):
     """kedro-mlflow's hook with this project's parameters, metrics, artifacts, model and tags."""
 
@@ -150,7 +171,9 @@ class MlflowTrackingHook(MlflowHook):
         OmegaConf.register_resolver(
             PROJECT_ROOT_RESOLVER, self._project_path.as_posix, replace=True
         )
-        super().after_context_created(context)
+        # kedro-mlflow reads mlflow.yml here, and opens the store.
+        with store_errors(lambda: context.config_loader["mlflow"]["server"]["mlflow_tracking_uri"]):
+            super().after_context_created(context)
         logger.info("MLflow tracking to %s", self.mlflow_config.server.mlflow_tracking_uri)
 
     @hook_impl
@@ -162,7 +185,8 @@ class MlflowTrackingHook(MlflowHook):
         self.run_id = None
         if not self._enabled:
             return
-        super().before_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
+        with store_errors(lambda: self.mlflow_config.server.mlflow_tracking_uri):
+            super().before_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
         if not self._tracking:
             return
         # Sections that Kedro validated are Pydantic models, with their defaults filled in.

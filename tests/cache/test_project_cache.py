@@ -2,9 +2,9 @@
 
 import contextlib
 import hashlib
-import shutil
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -15,35 +15,18 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 import fashion_vae.cli
-from fashion_vae.cache import MANIFEST_DATASET, REUSED, CacheMixin, make_runner, manifest_path
+from fashion_vae.cache import MANIFEST_DATASET, REUSED, CacheMixin, manifest_path
 from fashion_vae.cache.fingerprint import CodeFingerprinter
 from fashion_vae.pipeline_registry import register_pipelines
 from fashion_vae.pipelines.data_processing import nodes as data_processing_nodes
 
 # The project's pipelines as Kedro registers them; `kedro run` runs `__default__`.
-configure_project("fashion_vae")  # find_pipelines needs it; `_run` bootstraps each copy anyway
+configure_project("fashion_vae")  # find_pipelines needs it; `cached_run` bootstraps each copy
 PIPELINES = register_pipelines()
 DEFAULT = PIPELINES.pop("__default__")
 NODES = {name: {n.name for n in p.nodes} for name, p in PIPELINES.items()}
 UPSTREAM_OF_EVALUATE = {"data_processing", "training", "feature_classifier"}
 OUTPUTS = Path("data") / "test_env"
-
-
-def _run(
-    project: Path,
-    pipelines: list[str] | None = None,
-    runtime_params: dict[str, Any] | None = None,
-) -> dict[str, str]:
-    """One cached `kedro run --env test` in `project`; the runner's decision for each node."""
-    bootstrap_project(project)
-    # training.checkpoint_dir is relative to the working directory, as under `kedro run`.
-    with (
-        contextlib.chdir(project),
-        KedroSession.create(project, env="test", runtime_params=runtime_params) as session,
-    ):
-        runner = make_runner(session.load_context())
-        session.run(pipeline_names=pipelines, runner=runner)
-    return runner.decisions
 
 
 def _ran(decisions: dict[str, str]) -> dict[str, str]:
@@ -56,20 +39,15 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory, copy_project: Callable) -> Path:
-    """A project copy after one complete cached run of every pipeline."""
-    project = copy_project(tmp_path_factory.mktemp("baseline"))
-    decisions = _run(project)
-    assert set(decisions) == {n.name for n in DEFAULT.nodes}
-    assert REUSED not in decisions.values()
-    return project
+def test_the_first_run_runs_every_node(complete_run: SimpleNamespace) -> None:
+    assert set(complete_run.decisions) == {n.name for n in DEFAULT.nodes}
+    assert REUSED not in complete_run.decisions.values()
 
 
 @pytest.fixture
-def project(baseline: Path, tmp_path: Path) -> Path:
-    """A copy of the baseline in another folder: the manifest holds no absolute paths."""
-    return shutil.copytree(baseline, tmp_path / "project", symlinks=True)
+def project(complete_run: SimpleNamespace, copy_of: Callable, tmp_path: Path) -> Path:
+    """A copy of the complete run in another folder: the manifest holds no absolute paths."""
+    return copy_of(complete_run.project, tmp_path / "project")
 
 
 def _reused_upstream_of_evaluate(decisions: dict[str, str]) -> None:
@@ -78,16 +56,18 @@ def _reused_upstream_of_evaluate(decisions: dict[str, str]) -> None:
         assert {decisions[n] for n in NODES[name]} == {REUSED}, name
 
 
-def test_an_unchanged_second_run_reuses_every_node(project: Path) -> None:
+def test_an_unchanged_second_run_reuses_every_node(project: Path, cached_run: Callable) -> None:
     """Nodes whose outputs stay in memory included: nothing reading them has to run."""
     models = sorted((project / OUTPUTS / "06_models" / "vae.keras").iterdir())
-    decisions = _run(project)
+    decisions = cached_run(project)
     assert decisions == {n.name: REUSED for n in DEFAULT.nodes}
     assert sorted((project / OUTPUTS / "06_models" / "vae.keras").iterdir()) == models
 
 
-def test_an_evaluate_parameter_reruns_only_evaluate_and_report_nodes(project: Path) -> None:
-    decisions = _run(project, runtime_params={"evaluate": {"n_generated": 128}})
+def test_an_evaluate_parameter_reruns_only_evaluate_and_report_nodes(
+    project: Path, cached_run: Callable
+) -> None:
+    decisions = cached_run(project, runtime_params={"evaluate": {"n_generated": 128}})
     _reused_upstream_of_evaluate(decisions)
     assert set(_ran(decisions)) <= NODES["evaluate"] | NODES["report"]
     assert decisions["evaluate.sample_prior"] == "parameter evaluate.n_generated changed"
@@ -96,8 +76,10 @@ def test_an_evaluate_parameter_reruns_only_evaluate_and_report_nodes(project: Pa
     assert decisions["report.plot_training_curves"] == REUSED
 
 
-def test_latent_dim_reruns_training_and_evaluate_not_data_processing(project: Path) -> None:
-    decisions = _run(project, runtime_params={"training": {"latent_dim": 8}})
+def test_latent_dim_reruns_training_and_evaluate_not_data_processing(
+    project: Path, cached_run: Callable
+) -> None:
+    decisions = cached_run(project, runtime_params={"training": {"latent_dim": 8}})
     ran = _ran(decisions)
     assert set(ran) == {n.name for n in DEFAULT.from_nodes("training.train_vae").nodes}
     assert not set(ran) & (NODES["data_processing"] | NODES["feature_classifier"])
@@ -106,7 +88,7 @@ def test_latent_dim_reruns_training_and_evaluate_not_data_processing(project: Pa
 
 
 def test_an_edited_node_function_reruns_that_node_and_what_its_output_changes(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, cached_run: Callable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`normalize` "edited" to compute the same: it reruns, and so does the in-memory chain to
     the persisted model inputs, which come out byte-identical: training is reused."""
@@ -117,7 +99,7 @@ def test_an_edited_node_function_reruns_that_node_and_what_its_output_changes(
         return "edited" if edited else real_digest(self, obj)
 
     monkeypatch.setattr(CodeFingerprinter, "_source_digest", digest)
-    decisions = _run(project, ["data_processing", "training"])
+    decisions = cached_run(project, ["data_processing", "training"])
     changed = "code changed (fashion_vae.pipelines.data_processing.nodes.normalize)"
     ran = _ran(decisions)
     assert ran["data_processing.train.normalize"] == changed
@@ -135,12 +117,12 @@ def test_an_edited_node_function_reruns_that_node_and_what_its_output_changes(
     assert decisions["training.train_vae"] == REUSED
 
 
-def test_a_truncated_npy_is_recomputed_not_loaded(project: Path) -> None:
+def test_a_truncated_npy_is_recomputed_not_loaded(project: Path, cached_run: Callable) -> None:
     model_input = project / OUTPUTS / "05_model_input" / "train_images.npy"
     intact = _sha256(model_input)
     with model_input.open("r+b") as file:
         file.truncate(model_input.stat().st_size // 2)
-    ran = _ran(_run(project, ["data_processing", "training"]))
+    ran = _ran(cached_run(project, ["data_processing", "training"]))
     changed = "output model_input_train changed since it was written"
     assert ran.pop("data_processing.split_validation") == changed
     # Its input stays in memory: the chain that computes it runs again, and nothing else.

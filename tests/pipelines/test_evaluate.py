@@ -4,6 +4,7 @@ import html
 import json
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import keras
@@ -35,6 +36,7 @@ from fashion_vae.pipelines.evaluate.nodes import (
     sample_latent_mixture,
     sample_prior,
 )
+from fashion_vae.pipelines.report import nodes as report_nodes
 from fashion_vae.pipelines.report.pipeline import FIGURES
 from fashion_vae.reporting import flatten_metrics
 
@@ -459,17 +461,9 @@ def _versions(path: Path) -> list[str]:
 
 
 def test_every_pipeline_end_to_end_writes_every_metric(
-    project_copy: Path, run_pipelines: Callable
+    complete_run: SimpleNamespace, copy_of: Callable, run_pipelines: Callable, tmp_path: Path
 ) -> None:
-    run_pipelines(
-        project_copy,
-        "data_processing",
-        "training",
-        "feature_classifier",
-        "latent_density",
-        "evaluate",
-        "report",
-    )
+    project_copy = copy_of(complete_run.project, tmp_path / "project")
     output = project_copy / "data" / "test_env"
     metrics_dir = output / "08_reporting" / "metrics.json"
     (metrics_version,) = _versions(metrics_dir)
@@ -516,6 +510,7 @@ def test_every_pipeline_end_to_end_writes_every_metric(
     (page_version,) = _versions(reporting / "report.html")
     page = (reporting / "report.html" / page_version / "report.html").read_text("utf-8")
     assert page.count("<img") == len(FIGURES) + 1  # and the animated GIF
+    assert report_nodes.CAPTIONS["samples"] in page
     for key in flatten_metrics(result):
         assert html.escape(key) in page, key
     (gif_version,) = _versions(reporting / "training_progress.gif")

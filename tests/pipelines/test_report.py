@@ -3,7 +3,6 @@
 import io
 
 import numpy as np
-import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 from PIL import Image
@@ -84,36 +83,3 @@ def test_samples_show_both_samplers_and_one_labelled_row_per_class(test_set: tup
     rows = report_nodes.plot_class_conditional(per_class)
     assert _image_axes(rows) == 10 * 6
     assert [axes.get_ylabel() for axes in rows.axes if axes.get_ylabel()] == list(CLASS_NAMES)
-
-
-def test_page_embeds_every_figure_and_the_gif(vae: VAE, test_set: tuple) -> None:
-    images, labels, _ = test_set
-    history = pd.DataFrame(
-        {
-            "epoch": [1, 2],
-            **{
-                f"{prefix}{name}": [2.0, 1.0]
-                for prefix in ("", "val_")
-                for name in ("loss", "neg_elbo", "reconstruction", "kl")
-            },
-        }
-    )
-    metrics = {
-        "elbo": {"negative_elbo": 250.0},
-        "reconstruction": {"per_class": {name: {"mse": 0.01} for name in CLASS_NAMES}},
-    }
-    progress = np.random.default_rng(0).random((3, 16, 28, 28), dtype=np.float32)
-    figures = {
-        "reconstructions": report_nodes.plot_reconstructions(vae, images, labels),
-        "training_curves": report_nodes.plot_training_curves(history),
-        "per_class_error": report_nodes.plot_per_class_error(metrics),
-        "progress_strip": report_nodes.plot_training_progress(progress),
-        "samples": report_nodes.plot_samples(images, images[::-1]),
-        "class_samples": report_nodes.plot_class_conditional(images[:50].reshape(10, 5, 28, 28, 1)),
-    }
-    pngs = {name: _as_loaded_png(figure) for name, figure in figures.items()}
-    page, gif = report_nodes.build_report_page(metrics, progress, REPORT, **pngs)
-    assert page.startswith("<!DOCTYPE html>")
-    assert page.count("<img") == len(figures) + 1
-    assert "elbo.negative_elbo" in page and report_nodes.CAPTIONS["samples"] in page
-    assert gif.n_frames == 3

@@ -11,11 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from kedro.validation import ParameterValidationError
 from pydantic import ValidationError
 
 from fashion_vae import hardware
-from fashion_vae.model.callbacks import TrainingDivergedError
+from fashion_vae.errors import TrainingDivergedError
 from fashion_vae.parameters import Preset, TrainingParameters
 from fashion_vae.pipelines.training.nodes import (
     learning_rate_schedule,
@@ -122,7 +121,8 @@ def test_divergence_is_a_clear_error_naming_the_epoch(
     training["presets"]["default"]["epochs"] = 3
     with pytest.raises(
         TrainingDivergedError,
-        match=r"epoch \d+, batch \d+.*training\.presets\.default\.learning_rate",
+        match=r"epoch \d+: NaN or Inf loss encountered at batch \d+"
+        r".*training\.presets\.default\.learning_rate",
     ):
         run_training(
             real_images[:256],
@@ -266,21 +266,6 @@ def test_training_pipeline_stores_a_versioned_model(
     assert list(pd.read_csv(history_path)["epoch"]) == [1, 2]
     (progress_path,) = (outputs / "07_model_output" / "training_progress.npy").glob("*/*.npy")
     assert np.load(progress_path).shape == (2, 16, 28, 28)
-
-
-def test_training_without_model_inputs_says_what_to_run(
-    project_copy: Path, run_pipelines: Callable
-) -> None:
-    with pytest.raises(FileNotFoundError, match=r"kedro run --pipelines=data_processing"):
-        run_pipelines(project_copy, "training")
-
-
-def test_bad_runtime_parameter_stops_before_any_node(
-    project_copy: Path, run_pipelines: Callable
-) -> None:
-    with pytest.raises(ParameterValidationError, match=r"for training\nlatent_dim\n  Input should"):
-        run_pipelines(project_copy, "__default__", runtime_params={"training": {"latent_dim": 0}})
-    assert not (project_copy / "data" / "test_env").exists()
 
 
 def test_checkpoint_of_another_configuration_is_discarded(

@@ -37,12 +37,11 @@ def latest(project: Path, dataset_path: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained_project(tmp_path_factory: pytest.TempPathFactory, copy_project: Callable) -> Path:
-    """Data, a 2-epoch model and its latent density of the test environment: nothing else."""
-    project = copy_project(tmp_path_factory.mktemp("trained"))
-    for pipeline in ("data_processing", "training", "latent_density"):
-        run(project, pipeline)
-    return project
+def trained_project(
+    tmp_path_factory: pytest.TempPathFactory, complete_run: SimpleNamespace, copy_of: Callable
+) -> Path:
+    """A copy of the complete run of the test environment: a 2-epoch model, its density, ..."""
+    return copy_of(complete_run.project, tmp_path_factory.mktemp("trained") / "project")
 
 
 @pytest.fixture(scope="session")

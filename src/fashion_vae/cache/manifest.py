@@ -13,6 +13,7 @@ from kedro.io import AbstractDataset, DatasetError
 from kedro.utils import find_kedro_project
 
 from fashion_vae.datasets._atomic import write_atomically
+from fashion_vae.stamped_digests import StampedDigests
 
 from .fingerprint import file_sha256, text_sha256
 
@@ -29,7 +30,7 @@ class Manifest:
         self.root = root
         data = _read(path)
         self.nodes: dict[str, dict[str, Any]] = data.get("nodes", {})
-        self._files: dict[str, dict[str, Any]] = data.get("files", {})
+        self._files = StampedDigests(data.get("files", {}), file_sha256)
 
     def key(self, path: Path) -> str:
         """The portable name of `path`: POSIX and relative to the project root."""
@@ -49,22 +50,18 @@ class Manifest:
 
     def _file_hash(self, path: Path) -> str:
         """The recorded hash while size and mtime match what was recorded, else a fresh one."""
-        # Stat before reading: a write during hashing then changes the mtime and forces a rehash.
-        stat = path.stat()
-        key = self.key(path)
-        entry = self._files.get(key)
-        if entry and (entry["size"], entry["mtime_ns"]) == (stat.st_size, stat.st_mtime_ns):
-            return str(entry["sha256"])
-        digest = file_sha256(path)
-        self._files[key] = {"sha256": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-        return digest
+        return self._files.digest(path, self.key(path))
 
     def save(self, prune: bool = False) -> None:
         """Writes the manifest atomically; `prune` drops the hashes of files that are gone."""
         if prune:
-            self._files = {k: v for k, v in self._files.items() if (self.root / k).is_file()}
+            entries = self._files.entries
+            for key in [key for key in entries if not (self.root / key).is_file()]:
+                del entries[key]
         text = json.dumps(
-            {"format": FORMAT, "nodes": self.nodes, "files": self._files}, indent=1, sort_keys=True
+            {"format": FORMAT, "nodes": self.nodes, "files": self._files.entries},
+            indent=1,
+            sort_keys=True,
         )
 
         def write(out: BinaryIO) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
+import logging
 from collections import Counter
 from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from itertools import chain
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +18,13 @@ from kedro.pipeline.node import Node
 from kedro.runner import AbstractRunner, ParallelRunner, SequentialRunner, Task, ThreadRunner
 from pluggy import PluginManager
 
+from fashion_vae.outputs import output_dir
+
+from . import kedro_runner_api as kedro_api
 from .manifest import Manifest
 from .node_cache import NodeCache
 
+logger = logging.getLogger(__name__)
 MANIFEST_NAME = ".cache_manifest.json"
 # The catalog entry (a ManifestDataset) where a runner built without a manifest path finds it.
 MANIFEST_DATASET = "cache_manifest"
@@ -76,17 +78,11 @@ class CacheMixin(AbstractRunner):
         run_id: str | None = None,
     ) -> None:
         """Run the nodes that cannot be reused, with the runner's executor, recording each."""
-        # Not public, and no public alternative: `_run` is the method Kedro's docs tell a custom
-        # runner to implement, and these underscored helpers are AbstractRunner's protected API
-        # for it (each runner class overrides some), so Thread/ParallelRunner keep their checks,
-        # shared-memory datasets and executors. Kedro has no hook that could skip a node.
-        self._validate_catalog(catalog)
-        self._validate_nodes(pipeline.nodes)
-        self._set_manager_datasets(catalog)
+        kedro_api.prepare(self, pipeline, catalog)
         self.decisions = {}
         manifest = self._manifest(catalog)
         cache = NodeCache(manifest, catalog, pipeline.datasets(), self._packages)
-        pool = self._get_executor(self._get_required_workers_count(pipeline))
+        pool = kedro_api.executor(self, pipeline)
         try:
             with pool or _InlineExecutor() as executor:
                 # Judge each node once its dependencies are judged; submit those that must run.
@@ -102,7 +98,7 @@ class CacheMixin(AbstractRunner):
         finally:
             manifest.save(prune=True)
         ran = sum(decision != REUSED for decision in self.decisions.values())
-        self._logger.info("Cache: reused %d nodes, ran %d", len(self.decisions) - ran, ran)
+        logger.info("Cache: reused %d nodes, ran %d", len(self.decisions) - ran, ran)
 
     def _manifest(self, catalog: CatalogProtocol) -> Manifest:
         """The manifest given to the constructor, or else the catalog's `cache_manifest`."""
@@ -133,7 +129,7 @@ class CacheMixin(AbstractRunner):
             catalog=catalog,
             # Worker processes build their own hook manager: a PluginManager cannot be pickled.
             hook_manager=None if parallel else hook_manager,
-            is_async=self._is_async,
+            is_async=kedro_api.is_async(self),
             run_id=run_id,
             parallel=parallel,
         )
@@ -147,7 +143,7 @@ class CacheMixin(AbstractRunner):
         elif cache.is_deferred(node):
             reason = cache.fingerprint(node)
             if reason is None:
-                self._logger.info(
+                logger.info(
                     "deferred %s: its outputs are in memory, it runs if a node reading them must",
                     node.name,
                 )
@@ -156,10 +152,10 @@ class CacheMixin(AbstractRunner):
         else:
             reason = cache.reason_to_run(node)
         if reason is None:
-            self._logger.info("reused %s (unchanged)", node.name)
+            logger.info("reused %s (unchanged)", node.name)
             self.decisions[node.name] = REUSED
             return None
-        self._logger.info("running %s: %s", node.name, reason)
+        logger.info("running %s: %s", node.name, reason)
         self.decisions[node.name] = reason
         return reason
 
@@ -172,34 +168,8 @@ class CachingThreadRunner(CacheMixin, ThreadRunner):
     """Kedro's ThreadRunner with the cache."""
 
 
-class CachingParallelRunner(CacheMixin, ParallelRunner):
+class CachingParallelRunner(CacheMixin, kedro_api.SpawnedWorkers, ParallelRunner):
     """Kedro's ParallelRunner with the cache; its workers are spawned, not forked."""
-
-    def _get_executor(self, max_workers: int) -> Executor:
-        # TensorFlow is not fork-safe: a worker forked from a process that has run TensorFlow
-        # crashes (segmentation fault). KEDRO_MP_CONTEXT, Kedro's own switch, still decides.
-        if os.environ.get("KEDRO_MP_CONTEXT"):
-            return super()._get_executor(max_workers)
-        # Kedro's Task configures the project in a worker only where spawn is the process-wide
-        # start method (with a spawn context alone a worker runs no project hooks), and then
-        # hands the worker's own LOGGING to itself (endless recursion, Kedro 1.7): the worker
-        # is configured here instead.
-        return ProcessPoolExecutor(
-            max_workers=max_workers,
-            mp_context=get_context("spawn"),
-            initializer=_configure_worker,
-            initargs=(project.PACKAGE_NAME, dict(project.LOGGING)),
-        )
-
-
-def _configure_worker(package_name: str | None, logging_config: dict[str, Any]) -> None:
-    """Configure the project in a spawned worker, as Kedro's Task means to under spawn."""
-    if package_name:
-        project.configure_project(package_name)
-    if logging_config:
-        project.configure_logging(logging_config)
-    # Configured: the Task must not configure it again (it does when it sees spawn).
-    multiprocessing.set_start_method("fork", force=True)
 
 
 # Kedro's runners, by the names `kedro run --runner` takes, and their caching versions.
@@ -263,14 +233,15 @@ class _Schedule:
                 try:
                     future.result()
                 except Exception:
-                    runner = self.runner
-                    runner._suggest_resume_scenario(self.pipeline, self.completed, self.catalog)
+                    kedro_api.suggest_resume_scenario(
+                        self.runner, self.pipeline, self.completed, self.catalog
+                    )
                     raise
                 self.cache.record(node)
-                self.runner._logger.info("Completed node: %s", node.name)
+                logger.info("Completed node: %s", node.name)
                 self._finish(node)
         for node in self.deferred:  # no node reading its outputs had to run
-            self.runner._logger.info("reused %s (unchanged)", node.name)
+            logger.info("reused %s (unchanged)", node.name)
             self._finish(node)
 
     def _judge_ready(self) -> bool:
@@ -304,7 +275,7 @@ class _Schedule:
         for ancestor in sorted(needed, key=self.order.__getitem__):
             del self.deferred[ancestor]
             reason = self.cache.reason_deferred_runs(ancestor, node)
-            self.runner._logger.info("running %s: %s", ancestor.name, reason)
+            logger.info("running %s: %s", ancestor.name, reason)
             self.runner.decisions[ancestor.name] = reason
             self.queue.append(ancestor)
         self.queue.append(node)
@@ -323,10 +294,8 @@ class _Schedule:
     def _finish(self, node: Node) -> None:
         """Count the node as done and release the data no later node needs."""
         self.completed.add(node)
-        self.runner._logger.info(
-            "Completed %d out of %d tasks", len(self.completed), len(self.order)
-        )
-        self.runner._release_datasets(node, self.catalog, self.load_counts, self.pipeline)
+        logger.info("Completed %d out of %d tasks", len(self.completed), len(self.order))
+        kedro_api.release_datasets(self.runner, node, self.catalog, self.load_counts, self.pipeline)
 
 
 class _InlineExecutor(Executor):
@@ -348,8 +317,7 @@ def manifest_path(context: KedroContext) -> Path:
     entry = context.config_loader["catalog"].get(MANIFEST_DATASET) or {}
     if "filepath" in entry:
         return Path(context.project_path) / entry["filepath"]  # as Kedro resolves it
-    output_dir = context.config_loader["globals"].get("output_dir", "data")
-    return Path(context.project_path) / output_dir / MANIFEST_NAME
+    return output_dir(context) / MANIFEST_NAME
 
 
 def with_cache(runner_class: type[AbstractRunner]) -> type[CacheMixin]:

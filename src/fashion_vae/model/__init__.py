@@ -8,7 +8,6 @@ from .inference import (
     check_vae_fits,
     decode_latents,
     encode_images,
-    predict_in_batches,
 )
 from .optimizers import FusedAdam
 from .vae import (
@@ -35,6 +34,5 @@ __all__ = [
     "encode_images",
     "feature_extractor",
     "kl_divergence",
-    "predict_in_batches",
     "reconstruction_loss",
 ]

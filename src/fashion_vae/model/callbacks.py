@@ -1,18 +1,13 @@
-"""Keras callbacks for VAE training: KL warm-up, NaN guard and a resumable per-epoch record."""
+"""Keras callbacks for VAE training: KL warm-up and a resumable per-epoch record."""
 
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
-
-
-class TrainingDivergedError(RuntimeError):
-    """The loss became NaN or infinite; the model of this run is not saved."""
 
 
 class KLWarmup(keras.callbacks.Callback):
@@ -26,34 +21,6 @@ class KLWarmup(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         fraction = min(1.0, epoch / self.warmup_epochs) if self.warmup_epochs else 1.0
         self.model.kl_weight.assign(self.beta * fraction)
-
-
-class StopOnNaN(keras.callbacks.Callback):
-    """Stop at the first non-finite loss and remember where, so the caller can raise."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.epoch = 0
-        self.diverged_at: tuple[int, int] | None = None
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.epoch = epoch
-
-    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.diverged_at = (self.epoch + 1, batch + 1)
-            self.model.stop_training = True
-
-    def raise_if_diverged(self, learning_rate_parameter: str) -> None:
-        """Raise TrainingDivergedError naming the epoch and batch where the loss broke."""
-        if self.diverged_at is not None:
-            epoch, batch = self.diverged_at
-            raise TrainingDivergedError(
-                f"training diverged: the loss became NaN or infinite in epoch {epoch}, "
-                f"batch {batch}. No model was saved; the previous version is untouched. "
-                f"Try a lower {learning_rate_parameter}."
-            )
 
 
 class EpochRecorder(keras.callbacks.Callback):

@@ -38,28 +38,17 @@ def check_vae_fits(vae: VAE, images: np.ndarray) -> None:
         )
 
 
-def predict_in_batches(model: keras.Model, inputs: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Run `model` on `inputs` in batches; return its outputs (a list), concatenated."""
-    if len(inputs) == 0:
-        raise ValueError("no images to run the model on")
-    parts = []
-    for start in range(0, len(inputs), batch_size):
-        out = model.predict_on_batch(np.asarray(inputs[start : start + batch_size]))
-        parts.append(out if isinstance(out, list | tuple) else [out])
-    return [np.concatenate(columns) for columns in zip(*parts, strict=True)]
-
-
 def encode_images(vae: VAE, images: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means and log-variances (N × latent_dim, float32) of the images."""
     check_vae_fits(vae, images)
     encoder = InShards(vae.encoder, vae.batch_shards)
-    z_mean, z_log_var = predict_in_batches(encoder, images, batch_size)
+    z_mean, z_log_var = encoder.predict(images, batch_size=batch_size, verbose=0)
     return z_mean, z_log_var
 
 
 def decode_latents(vae: VAE, z: np.ndarray, batch_size: int) -> np.ndarray:
     """Pixel probabilities (float32) of latent codes, batched."""
-    (logits,) = predict_in_batches(InShards(vae.decoder, vae.batch_shards), z, batch_size)
+    logits = InShards(vae.decoder, vae.batch_shards).predict(z, batch_size=batch_size, verbose=0)
     return special.expit(logits).astype(np.float32)
 
 

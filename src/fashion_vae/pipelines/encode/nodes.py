@@ -14,7 +14,6 @@ from fashion_vae.model import (
     InShards,
     check_training_codes,
     encode_images,
-    predict_in_batches,
     reconstruction_loss,
 )
 from fashion_vae.nearest_class import fit_nearest_class, nearest_classes
@@ -52,8 +51,8 @@ def describe_images(
     """Per image: nearest class by k-NN, reconstruction error, posterior mean and log-variance."""
     check_training_codes(vae, train_images, train_posterior_mean, encode.batch_size)
     z_mean, z_log_var = encode_images(vae, inputs, encode.batch_size)
-    (logits,) = predict_in_batches(
-        InShards(vae.decoder, vae.batch_shards), z_mean, encode.batch_size
+    logits = InShards(vae.decoder, vae.batch_shards).predict(
+        z_mean, batch_size=encode.batch_size, verbose=0
     )
     reconstructions = special.expit(logits).astype(np.float32)
     knn = fit_nearest_class(train_posterior_mean, train_labels, encode.knn_k)

@@ -24,7 +24,6 @@ from fashion_vae.model import (
     encode_images,
     feature_extractor,
     kl_divergence,
-    predict_in_batches,
     reconstruction_loss,
 )
 from fashion_vae.model.latent_density import LatentDensity, density_for
@@ -336,10 +335,10 @@ def generation_metrics(
     _check_same_length(test_images=test_images, test_labels=test_labels)
     density = LatentDensity.from_json(latent_density)
     extractor = feature_extractor(classifier)
-    test_features, test_logits = predict_in_batches(extractor, test_images, batch_size)
-    reference_features, _ = predict_in_batches(extractor, reference_images, batch_size)
+    test_features, test_logits = extractor.predict(test_images, batch_size, verbose=0)
+    reference_features, _ = extractor.predict(reference_images, batch_size, verbose=0)
     samplers = {
-        name: _sampler_metrics(test_features, *predict_in_batches(extractor, images, batch_size))
+        name: _sampler_metrics(test_features, *extractor.predict(images, batch_size, verbose=0))
         for name, images in (("prior", prior_samples), ("gmm", mixture_samples))
     }
     samplers["gmm"].update(
@@ -349,7 +348,7 @@ def generation_metrics(
         modelled_dimensions=len(density.dimensions),
         activity_threshold=density.activity_threshold,
     )
-    _, class_logits = predict_in_batches(extractor, class_conditional, batch_size)
+    _, class_logits = extractor.predict(class_conditional, batch_size, verbose=0)
     requested = np.repeat(np.arange(n_classes), n_per_class)
     hits = (np.argmax(class_logits, axis=1) == requested).reshape(n_classes, n_per_class)
     test_labels = np.asarray(test_labels)

@@ -12,8 +12,9 @@ import pandas as pd
 from fashion_vae import hardware
 from fashion_vae.batching import EpochShuffledBatches, array_batches
 from fashion_vae.distribution import distribution_strategy, replicas, strategy_scope
+from fashion_vae.errors import TrainingDivergedError
 from fashion_vae.model import VAE, build_vae
-from fashion_vae.model.callbacks import EpochRecorder, KLWarmup, StopOnNaN
+from fashion_vae.model.callbacks import EpochRecorder, KLWarmup
 from fashion_vae.model.optimizers import FusedAdam
 from fashion_vae.parameters import Preset, TrainingParameters
 
@@ -112,12 +113,11 @@ def train_vae(
     prior_samples = np.random.default_rng(seed).standard_normal(
         (training.progress_samples, vae.latent_dim), dtype=np.float32
     )
-    nan_guard = StopOnNaN()
     recorder = EpochRecorder(prior_samples, len(train_images), checkpoint_dir)
     callbacks = [
         batches,
         KLWarmup(training.beta, training.kl_warmup_epochs),
-        nan_guard,
+        keras.callbacks.TerminateOnNaN(raise_error=True),
         recorder,
         keras.callbacks.EarlyStopping(
             monitor="val_neg_elbo",
@@ -128,13 +128,22 @@ def train_vae(
         # Last, so that the recorder's file is written before the weights it belongs to.
         keras.callbacks.BackupAndRestore(str(checkpoint_dir)),
     ]
-    vae.fit(
-        batches.dataset,
-        validation_data=array_batches(np.asarray(validation_images), preset.batch_size),
-        epochs=preset.epochs,
-        callbacks=callbacks,
-        shuffle=False,  # EpochShuffledBatches orders each epoch, by seed and epoch
-        verbose=training.verbose,
-    )
-    nan_guard.raise_if_diverged(f"training.presets.{training.preset}.learning_rate")
+    try:
+        vae.fit(
+            batches.dataset,
+            validation_data=array_batches(np.asarray(validation_images), preset.batch_size),
+            epochs=preset.epochs,
+            callbacks=callbacks,
+            shuffle=False,  # EpochShuffledBatches orders each epoch, by seed and epoch
+            verbose=training.verbose,
+        )
+    except RuntimeError as error:
+        # TerminateOnNaN(raise_error=True) raises this at the first non-finite batch loss.
+        if "NaN or Inf loss" not in str(error):
+            raise
+        raise TrainingDivergedError(
+            f"training diverged in epoch {len(recorder.epochs) + 1}: {error} No model was "
+            "saved; the previous version is untouched. Try a lower "
+            f"training.presets.{training.preset}.learning_rate."
+        ) from None
     return vae, pd.DataFrame(recorder.epochs), recorder.progress_images()
