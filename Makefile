@@ -11,7 +11,7 @@ export KEDRO_DISABLE_TELEMETRY := 1
 # MLflow 3 sends usage telemetry unless told not to; the project sends nothing anywhere.
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: run test data setup lint viz viz-build ui serve
+.PHONY: run test data setup browser lint viz viz-build ui serve explore
 
 # The stamp is remade whenever pyproject.toml changes, so `make` reinstalls only when needed.
 $(BIN)/.installed: pyproject.toml
@@ -34,7 +34,16 @@ data: setup
 run: data
 	$(BIN)/kedro run
 
-test: data
+# The explorer's browser test drives Debian's Chromium; without it (not root, no apt-get) it skips.
+browser:
+	@if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; } && \
+		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get install -y -qq chromium chromium-driver || \
+		 (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)) >/dev/null 2>&1 || \
+		echo "apt-get could not install chromium and chromium-driver; the browser test will skip"; \
+	fi
+
+test: data browser
 	$(BIN)/python -m pytest
 
 lint: setup
@@ -67,3 +76,9 @@ serve: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI=sqlite:///$(TRACKING_DB) \
 		$(BIN)/mlflow models serve --env-manager local -m runs:/$(RUN)/vae \
 		--host 127.0.0.1 --port $(SERVE_PORT)
+
+# The latent-space explorer of the latest stored model, on this machine only (KEDRO_ENV=test for
+# the test environment's model; `kedro explore --load-versions` pins versions).
+EXPLORE_PORT ?= 7860
+explore: setup
+	$(BIN)/kedro explore --env $${KEDRO_ENV:-local} --host 127.0.0.1 --port $(EXPLORE_PORT)

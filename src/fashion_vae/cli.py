@@ -17,13 +17,14 @@ the runner before the session has a context.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import click
 from kedro.framework.cli.project import run as kedro_run
-from kedro.framework.cli.utils import CONTEXT_SETTINGS
+from kedro.framework.cli.utils import CONTEXT_SETTINGS, env_option
 from kedro.io import DatasetError
-from kedro.utils import load_obj
+from kedro.utils import find_kedro_project, load_obj
 from kedro.validation import ParameterValidationError
 
 from fashion_vae.cache import CacheMixin, CachingParallelRunner, CachingRunner, CachingThreadRunner
@@ -80,6 +81,43 @@ def _options() -> list[click.Parameter]:
     return [*options, click.Option(["--no-cache"], is_flag=True, help=NO_CACHE_HELP)]
 
 
+def _kedro_run_option(name: str) -> click.Parameter:
+    """A copy of one of Kedro's `run` options (its parsing included), by name."""
+    return copy.copy(next(option for option in kedro_run.params if option.name == name))
+
+
+@click.command("explore", context_settings=CONTEXT_SETTINGS)
+@env_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to serve on.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=7860, show_default=True, help="The port."
+)
+def explore(
+    env: str | None,
+    host: str,
+    port: int,
+    load_versions: dict[str, str],
+    params: dict[str, Any],
+) -> None:
+    """Serve a web page over the latest (or pinned) model's latent space, on this machine."""
+    # Imported here: they load TensorFlow and Gradio, which `kedro --help` should not.
+    from fashion_vae.explorer.launcher import launch  # noqa: PLC0415
+    from fashion_vae.explorer.loading import load_explorer  # noqa: PLC0415
+
+    try:
+        explorer = load_explorer(find_kedro_project(Path.cwd()), env, load_versions, params)
+    except EXPECTED_ERRORS as error:
+        raise click.ClickException(_explained(error)) from error
+    try:
+        app = launch(explorer, host, port)
+    except OSError as error:
+        raise click.ClickException(f"cannot serve on {host}:{port}: {error}") from error
+    click.echo(f"Fashion VAE explorer: {app.local_url} (Ctrl+C stops it)")
+    app.block_thread()
+
+
+explore.params.extend(_kedro_run_option(name) for name in ("load_versions", "params"))
+
 run = click.Command(
     "run",
     context_settings=kedro_run.context_settings,
@@ -89,3 +127,4 @@ run = click.Command(
 )
 cli.add_command(run)
 cli.add_command(prune)
+cli.add_command(explore)

@@ -27,3 +27,7 @@ class ModelMismatchError(ProjectError, ValueError):
 
 class TrainingDivergedError(ProjectError):
     """The loss became NaN or infinite; the model of this run is not saved."""
+
+
+class UnreadableImageError(ProjectError, ValueError):
+    """A user's file is not an image the project reads: the message names it and says why."""

@@ -319,3 +319,36 @@ class TrackingParameters(Section, title="tracking"):
     """Whether a run is tracked in MLflow (conf/<env>/mlflow.yml says where)."""
 
     enabled: bool = True
+
+
+class ExploreParameters(Section, title="explore"):
+    """What `kedro explore` shows: sliders, map points, interpolation steps, samples, uploads."""
+
+    # One slider per principal direction of the training codes: as many as the latent density's
+    # active units, at least min_sliders, at most max_sliders (and latent_dim).
+    min_sliders: int = Field(8, ge=2, le=64)
+    max_sliders: int = Field(32, ge=2, le=64)
+    # Each slider spans ± this many standard deviations of its direction.
+    slider_range: FinitePositive = 3.0
+    # The first map_points test images are encoded at start-up and drawn on the latent map.
+    map_points: int = Field(2000, ge=10, le=10_000)
+    # A click within this many pixels of a drawn point picks that test image.
+    click_radius: PositiveInt = 6
+    interpolation_steps: int = Field(8, ge=2, le=32)
+    # Images per press of a sampling button.
+    n_samples: int = Field(8, ge=1, le=32)
+    # Each decoded image is shown this many times larger (28 × 28 pixels → 28·zoom).
+    zoom: int = Field(8, ge=1, le=16)
+    # Uploads are prepared as the encode pipeline prepares a folder's images.
+    invert: Literal["auto"] | bool = "auto"
+    knn_k: PositiveInt = 5
+    batch_size: PositiveInt = 256
+
+    @model_validator(mode="after")
+    def _slider_bounds_ordered(self) -> Self:
+        if self.min_sliders > self.max_sliders:
+            raise ValueError(
+                f"explore.min_sliders is {self.min_sliders}; expected at most explore.max_sliders "
+                f"({self.max_sliders})"
+            )
+        return self

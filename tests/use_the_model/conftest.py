@@ -48,3 +48,11 @@ def trained_project(
 def kedro() -> SimpleNamespace:
     """`run`, `versions` and `latest` above, for the tests (which cannot import a conftest)."""
     return SimpleNamespace(run=run, versions=versions, latest=latest)
+
+
+@pytest.fixture(scope="session")
+def explorer(trained_project: Path) -> Any:
+    """The explorer of the trained project's model, loaded through its catalog."""
+    from fashion_vae.explorer.loading import load_explorer  # noqa: PLC0415
+
+    return load_explorer(trained_project, "test", {})

@@ -9,6 +9,8 @@ from typing import Any
 from kedro.io.core import AbstractDataset, DatasetError
 from PIL import Image, UnidentifiedImageError
 
+from fashion_vae.errors import UnreadableImageError
+
 DEFAULT_FORMATS = ("PNG", "JPEG", "MPO")  # MPO: a camera's multi-picture JPEG
 # Bounds on the work one load may do: an 8K photo has 33 million pixels; each image is decoded.
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -86,28 +88,9 @@ class ImageFolderDataset(AbstractDataset[dict[str, Image.Image], dict[str, Image
         problems: list[str] = []
         for file in files:
             try:
-                with Image.open(file) as image:
-                    width, height = image.size
-                    if image.format not in self._formats:
-                        problems.append(f"{file.name} (a {image.format} image)")
-                    elif width * height > self._max_pixels:
-                        problems.append(
-                            f"{file.name} ({width} × {height} pixels; at most "
-                            f"{self._max_pixels:,} pixels)"
-                        )
-                    elif width == 0 or height == 0:
-                        problems.append(f"{file.name} ({width} × {height} pixels: empty)")
-                    else:
-                        image.load()  # decode it all: a truncated file fails here
-                        images[file.name] = image.copy()
-            except (
-                UnidentifiedImageError,
-                Image.DecompressionBombError,
-                OSError,
-                SyntaxError,
-                ValueError,
-            ) as error:
-                problems.append(f"{file.name} ({_reason(error)})")
+                images[file.name] = open_image(file, self._formats, self._max_pixels)
+            except UnreadableImageError as error:
+                problems.append(str(error))
         if problems:
             raise DatasetError(
                 f"{len(problems)} of the {len(files)} files in {self._where()} "
@@ -124,6 +107,41 @@ class ImageFolderDataset(AbstractDataset[dict[str, Image.Image], dict[str, Image
         # Always "there": nothing in the project writes the user's folder, so a missing one is
         # reported by `load`, naming the setting that chose it, not as a missing pipeline output.
         return True
+
+
+def open_image(
+    file: str | os.PathLike,
+    formats: tuple[str, ...] = DEFAULT_FORMATS,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Image.Image:
+    """The decoded image of `file`, or UnreadableImageError naming it and why it is refused."""
+    try:
+        with Image.open(file) as image:
+            problem = _problem(image, formats, max_pixels)
+            if problem is None:
+                image.load()  # decode it all: a truncated file fails here
+                return image.copy()
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as error:
+        problem = _reason(error)
+    raise UnreadableImageError(f"{Path(file).name} ({problem})")
+
+
+def _problem(image: Image.Image, formats: tuple[str, ...], max_pixels: int) -> str | None:
+    """Why an opened (not yet decoded) image is refused, from its header; None if it is not."""
+    width, height = image.size
+    if image.format not in formats:
+        return f"a {image.format} image"
+    if width * height > max_pixels:
+        return f"{width} × {height} pixels; at most {max_pixels:,} pixels"
+    if width == 0 or height == 0:
+        return f"{width} × {height} pixels: empty"
+    return None
 
 
 def _reason(error: Exception) -> str:

@@ -5,6 +5,7 @@ from .classifier import FEATURES_LAYER, build_classifier, feature_extractor
 from .cpu_speedups import InShards
 from .inference import (
     check_images_fit,
+    check_training_codes,
     check_vae_fits,
     decode_latents,
     encode_images,
@@ -27,6 +28,7 @@ __all__ = [
     "build_classifier",
     "build_vae",
     "check_images_fit",
+    "check_training_codes",
     "check_vae_fits",
     "decode_latents",
     "encode_images",

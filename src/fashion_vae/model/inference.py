@@ -13,6 +13,10 @@ from fashion_vae.errors import ModelMismatchError
 from .cpu_speedups import InShards
 from .vae import VAE
 
+# Training images re-encoded to check that stored training codes are a model's own.
+_CHECKED_CODES = 32
+_CODE_TOLERANCE = 0.05
+
 
 def check_images_fit(model: keras.Model, images: np.ndarray, model_name: str) -> None:
     """Raise ModelMismatchError naming both shapes unless `images` is N × the model's input."""
@@ -47,3 +51,19 @@ def decode_latents(vae: VAE, z: np.ndarray, batch_size: int) -> np.ndarray:
     """Pixel probabilities (float32) of latent codes, batched."""
     logits = InShards(vae.decoder, vae.batch_shards).predict(z, batch_size=batch_size, verbose=0)
     return special.expit(logits).astype(np.float32)
+
+
+def check_training_codes(
+    vae: VAE, train_images: np.ndarray, train_posterior_mean: np.ndarray, batch_size: int
+) -> None:
+    """Raise ModelMismatchError unless the stored training codes are what this model gives."""
+    n = min(_CHECKED_CODES, len(train_images))
+    fresh, _ = encode_images(vae, np.asarray(train_images[:n]), batch_size)
+    stored = np.asarray(train_posterior_mean[:n])
+    if stored.shape != fresh.shape or np.max(np.abs(stored - fresh)) > _CODE_TOLERANCE * (
+        1 + np.max(np.abs(fresh))
+    ):
+        raise ModelMismatchError(
+            "train_posterior_mean was computed by another vae_model: run `kedro run "
+            "--pipelines=latent_density` for this one (with the same --load-versions)"
+        )

@@ -6,23 +6,20 @@ import pandas as pd
 from matplotlib.figure import Figure
 from PIL import Image
 from scipy import special
-from sklearn.neighbors import KNeighborsClassifier
 
 from fashion_vae import metrics
 from fashion_vae.labels import CLASS_NAMES
 from fashion_vae.model import (
     VAE,
     InShards,
+    check_training_codes,
     encode_images,
     reconstruction_loss,
 )
+from fashion_vae.nearest_class import fit_nearest_class, nearest_classes
 from fashion_vae.parameters import EncodeParameters
 from fashion_vae.reporting import encodings_figure
 from fashion_vae.user_images import to_model_input
-
-# Training images re-encoded to check that the stored training codes are this model's.
-_CHECKED_CODES = 32
-_CODE_TOLERANCE = 0.05
 
 
 def prepare_images(
@@ -41,22 +38,6 @@ def prepare_images(
     return np.stack(inputs), pd.DataFrame(rows)
 
 
-def _check_training_codes(
-    vae: VAE, train_images: np.ndarray, train_posterior_mean: np.ndarray, batch_size: int
-) -> None:
-    """Raise ValueError unless the stored training codes are what this model gives."""
-    n = min(_CHECKED_CODES, len(train_images))
-    fresh, _ = encode_images(vae, np.asarray(train_images[:n]), batch_size)
-    stored = np.asarray(train_posterior_mean[:n])
-    if stored.shape != fresh.shape or np.max(np.abs(stored - fresh)) > _CODE_TOLERANCE * (
-        1 + np.max(np.abs(fresh))
-    ):
-        raise ValueError(
-            "train_posterior_mean was computed by another vae_model: run `kedro run "
-            "--pipelines=latent_density` for this one (with the same --load-versions)"
-        )
-
-
 def describe_images(
     vae: VAE,
     inputs: np.ndarray,
@@ -68,20 +49,18 @@ def describe_images(
     encode: EncodeParameters,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Per image: nearest class by k-NN, reconstruction error, posterior mean and log-variance."""
-    _check_training_codes(vae, train_images, train_posterior_mean, encode.batch_size)
+    check_training_codes(vae, train_images, train_posterior_mean, encode.batch_size)
     z_mean, z_log_var = encode_images(vae, inputs, encode.batch_size)
     logits = InShards(vae.decoder, vae.batch_shards).predict(
         z_mean, batch_size=encode.batch_size, verbose=0
     )
     reconstructions = special.expit(logits).astype(np.float32)
-    knn = KNeighborsClassifier(n_neighbors=encode.knn_k, algorithm="brute")
-    knn.fit(np.asarray(train_posterior_mean), np.asarray(train_labels))
-    votes = knn.predict_proba(z_mean)
-    nearest = knn.classes_[np.argmax(votes, axis=1)]
+    knn = fit_nearest_class(train_posterior_mean, train_labels, encode.knn_k)
+    nearest, votes = nearest_classes(knn, z_mean)
     digits = len(str(z_mean.shape[1] - 1))
     table = image_table.assign(
         nearest_class=[CLASS_NAMES[int(label)] for label in nearest],
-        nearest_class_votes=np.max(votes, axis=1),
+        nearest_class_votes=votes,
         reconstruction_nll=keras.ops.convert_to_numpy(reconstruction_loss(inputs, logits)),
         reconstruction_mse=metrics.mse_per_image(inputs, reconstructions),
     )
