@@ -218,6 +218,12 @@ class EvaluateParameters(Section, title="evaluate"):
     # Images drawn from each class's latent mixture, for the class-conditional accuracy (at most
     # 10,000 a class, 314 MB in all).
     n_per_class: int = Field(1000, ge=1, le=10_000)
+    # −log p(x) as published Fashion-MNIST tables measure it: the first `binarized_images` test
+    # images binarized once with `binarize_seed`, K = `binarized_samples` importance samples each
+    # (each a decoder pass over those images; the literature's K is 5,000).
+    binarized_images: int = Field(300, ge=1, le=10_000)
+    binarized_samples: int = Field(1000, ge=1, le=5000)
+    binarize_seed: int = 777
 
     @model_validator(mode="after")
     def _consistent_counts(self) -> Self:

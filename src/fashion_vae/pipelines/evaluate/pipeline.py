@@ -6,6 +6,7 @@ from fashion_vae.model import encode_images
 
 from .nodes import (
     assemble_metrics,
+    binarized_likelihood,
     feature_learning_metrics,
     generation_metrics,
     latent_metrics,
@@ -43,6 +44,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 },
                 "likelihood_section",
                 name="likelihood_metrics",
+            ),
+            node(
+                binarized_likelihood,
+                ["vae_model", "model_input_test", "params:evaluate", "params:seed"],
+                "binarized_likelihood_section",
+                name="binarized_likelihood",
             ),
             node(
                 reconstruction_metrics,
@@ -135,6 +142,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 {
                     "test_z_mean": "test_posterior_mean",
                     "likelihood": "likelihood_section",
+                    "binarized_likelihood": "binarized_likelihood_section",
                     "reconstruction": "reconstruction_section",
                     "latent": "latent_section",
                     "feature_learning": "feature_learning_section",
