@@ -218,6 +218,8 @@ class EvaluateParameters(Section, title="evaluate"):
     # Images drawn from each class's latent mixture, for the class-conditional accuracy (at most
     # 10,000 a class, 314 MB in all).
     n_per_class: int = Field(1000, ge=1, le=10_000)
+    # The spread of each class's mixture components when sampling them (1: as fitted).
+    class_temperature: float = Field(0.7, gt=0, le=1)
     # −log p(x) as published Fashion-MNIST tables measure it: the first `binarized_images` test
     # images binarized once with `binarize_seed`, K = `binarized_samples` importance samples each
     # (each a decoder pass over those images; the literature's K is 5,000).

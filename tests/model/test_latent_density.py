@@ -167,3 +167,23 @@ def test_a_density_is_used_only_with_the_model_it_was_fitted_to(vae: VAE) -> Non
     with pytest.raises(ValueError, match="latent_density was fitted to the codes of another"):
         density_for(vae, theirs.to_json())
     assert vae_digest(vae) == vae_digest(vae) and len(vae_digest(vae)) == 64
+
+
+def test_a_temperature_scales_each_components_spread_around_its_mean() -> None:
+    mixture = LatentMixture(
+        weights=np.array([1.0]),
+        means=np.array([[2.0, -1.0]]),
+        covariances=np.array([[[4.0, 0.0], [0.0, 0.25]]]),
+        covariance_type="full",
+    )
+    as_fitted = mixture.sample(20_000, np.random.default_rng(1))
+    np.testing.assert_array_equal(mixture.sample(20_000, np.random.default_rng(1), 1.0), as_fitted)
+    cooler = mixture.sample(20_000, np.random.default_rng(1), 0.5)
+    np.testing.assert_allclose(np.mean(cooler, axis=0), [2.0, -1.0], atol=0.02)
+    np.testing.assert_allclose(np.std(cooler, axis=0), [1.0, 0.25], rtol=0.03)
+    # The same draws, pulled halfway to the mean.
+    np.testing.assert_allclose(cooler - [2.0, -1.0], 0.5 * (as_fitted - [2.0, -1.0]))
+    density = _fit()
+    z = density.sample(500, np.random.default_rng(2), CLASSES[0], temperature=0.5)
+    inactive = np.delete(z, ACTIVE, axis=1)  # the prior's dimensions keep their spread
+    np.testing.assert_allclose(np.std(inactive, axis=0), 1.0, atol=0.1)

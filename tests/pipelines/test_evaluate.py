@@ -111,7 +111,14 @@ MIXTURE_KEYS = {
     "modelled_dimensions",
     "activity_threshold",
 }
-CLASS_CONDITIONAL_KEYS = {"accuracy", "per_class", "n_per_class", "real_per_class", "description"}
+CLASS_CONDITIONAL_KEYS = {
+    "accuracy",
+    "per_class",
+    "n_per_class",
+    "temperature",
+    "real_per_class",
+    "description",
+}
 
 
 @pytest.fixture
@@ -327,6 +334,10 @@ def test_samples_of_each_sampler_and_generation_metrics(vae: VAE, data: dict) ->
     assert not np.array_equal(sample_latent_mixture(vae, density, 120, 64, seed=4), mixture)
     per_class = sample_class_conditional(vae, density, n_per_class=6, batch_size=64, seed=3)
     assert per_class.shape == (10, 6, 28, 28, 1)
+    cooler = sample_class_conditional(
+        vae, density, n_per_class=6, batch_size=64, seed=3, temperature=0.5
+    )
+    assert not np.array_equal(cooler, per_class)
 
     classifier = build_classifier([4], dense_units=8, dropout=0.0)
     result = generation_metrics(
@@ -339,8 +350,10 @@ def test_samples_of_each_sampler_and_generation_metrics(vae: VAE, data: dict) ->
         class_conditional_samples=per_class,
         latent_density=density,
         batch_size=64,
+        class_temperature=0.5,
     )
     assert set(result) == EXPECTED_KEYS["generation"]
+    assert result["class_conditional"]["temperature"] == 0.5
     assert result["fid_real_reference"] >= 0 and "not Inception FID" in result["description"]
     assert result["n_reference"] == 100 and 0 <= result["classifier_test_accuracy"] <= 1
     assert (

@@ -102,10 +102,11 @@ class LatentMixture:
         """d, the dimensions the mixture is over."""
         return int(self.means.shape[1])
 
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Draw n points (n × d, float64): a component by weight, then its Gaussian."""
+    def sample(self, n: int, rng: np.random.Generator, temperature: float = 1.0) -> np.ndarray:
+        """Draw n points (n × d, float64): a component by weight, then its Gaussian, whose
+        spread `temperature` scales (below 1: closer to the component's mean)."""
         components = rng.choice(self.n_components, size=n, p=self.weights)
-        noise = rng.standard_normal((n, self.n_dimensions))
+        noise = temperature * rng.standard_normal((n, self.n_dimensions))
         return self.means[components] + np.einsum("nij,nj->ni", self._cholesky[components], noise)
 
     def to_json(self) -> dict[str, Any]:
@@ -177,8 +178,15 @@ class LatentDensity:
         """The classes with a mixture of their own, in stored order."""
         return list(self.per_class)
 
-    def sample(self, n: int, rng: np.random.Generator, class_name: str | None = None) -> np.ndarray:
-        """Draw n latent codes (n × latent_dim, float32), from one class's mixture if named."""
+    def sample(
+        self,
+        n: int,
+        rng: np.random.Generator,
+        class_name: str | None = None,
+        temperature: float = 1.0,
+    ) -> np.ndarray:
+        """Draw n latent codes (n × latent_dim, float32), from one class's mixture if named, the
+        modelled dimensions at `temperature` (see `LatentMixture.sample`)."""
         if class_name is None:
             mixture = self.overall
         elif class_name in self.per_class:
@@ -189,7 +197,7 @@ class LatentDensity:
                 f"{', '.join(self.class_names)}"
             )
         z = rng.standard_normal((n, self.latent_dim))
-        z[:, self.dimensions] = mixture.sample(n, rng)
+        z[:, self.dimensions] = mixture.sample(n, rng, temperature)
         return z.astype(np.float32)
 
     def to_json(self) -> dict[str, Any]:

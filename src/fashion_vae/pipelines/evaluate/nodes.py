@@ -57,7 +57,8 @@ FID_REFERENCE_DESCRIPTION = (
 CLASS_CONDITIONAL_DESCRIPTION = (
     "Share of the images drawn from each class's latent mixture that the classifier assigns to "
     "that class (per_class), and its mean over the classes (accuracy); real_per_class is what "
-    "the real test images of each class score."
+    "the real test images of each class score. The draws are at temperature: each mixture "
+    "component's spread scaled by it (1: as fitted)."
 )
 # Separate random streams under the one seed, so that no two draws share numbers.
 logger = logging.getLogger(__name__)
@@ -343,7 +344,13 @@ def sample_latent_mixture(
 
 
 def sample_class_conditional(
-    vae: VAE, latent_density: dict[str, Any], n_per_class: int, batch_size: int, seed: int
+    vae: VAE,
+    latent_density: dict[str, Any],
+    n_per_class: int,
+    batch_size: int,
+    seed: int,
+    *,
+    temperature: float = 1.0,
 ) -> np.ndarray:
     """Decode `n_per_class` seeded draws from each class's mixture: 10 × n × 28 × 28 × 1."""
     density = density_for(vae, latent_density)
@@ -353,7 +360,9 @@ def sample_class_conditional(
             f"Fashion-MNIST class, {list(CLASS_NAMES)}"
         )
     rng = np.random.default_rng((seed, _CLASS_STREAM))
-    z = np.concatenate([density.sample(n_per_class, rng, name) for name in CLASS_NAMES])
+    z = np.concatenate(
+        [density.sample(n_per_class, rng, name, temperature) for name in CLASS_NAMES]
+    )
     images = decode_latents(vae, z, batch_size)
     return images.reshape(len(CLASS_NAMES), n_per_class, *images.shape[1:])
 
@@ -387,6 +396,7 @@ def generation_metrics(
     class_conditional_samples: np.ndarray,
     latent_density: dict[str, Any],
     batch_size: int,
+    class_temperature: float = 1.0,
 ) -> dict[str, Any]:
     """Per sampler (prior, gmm) the Fréchet distance and class shares; class-conditional hits."""
     n_classes, n_per_class = class_conditional_samples.shape[:2]
@@ -436,6 +446,7 @@ def generation_metrics(
             "accuracy": float(np.mean(hits)),
             "per_class": dict(zip(CLASS_NAMES, np.mean(hits, axis=1).tolist(), strict=True)),
             "n_per_class": int(n_per_class),
+            "temperature": class_temperature,
             "real_per_class": real_per_class,
             "description": CLASS_CONDITIONAL_DESCRIPTION,
         },
