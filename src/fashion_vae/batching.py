@@ -32,9 +32,15 @@ class EpochShuffledBatches(keras.callbacks.Callback):
     batch of a fresh iterator first, and a resumed run starts again from the first order. Then
     the epochs' orders would depend on the device count and on interruptions. As a callback of
     the same `fit`, this sets the epoch the dataset serves before each epoch's iterator exists.
+
+    With `binarize`, each image of each epoch is a fresh draw of 0/1 pixels, each pixel 1 with
+    the probability of its intensity ("dynamic binarization", as published likelihood results
+    train), fixed by the seed, the epoch and the image's place in that epoch's order.
     """
 
-    def __init__(self, array: np.ndarray, batch_size: int, seed: int) -> None:
+    def __init__(
+        self, array: np.ndarray, batch_size: int, seed: int, *, binarize: bool = False
+    ) -> None:
         super().__init__()
         self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="shuffle_epoch")
         data = tf.convert_to_tensor(np.asarray(array))
@@ -49,9 +55,19 @@ class EpochShuffledBatches(keras.callbacks.Callback):
         indices = indices.apply(tf.data.experimental.assert_cardinality(count))
         options = tf.data.Options()
         options.autotune.enabled = False  # see array_batches
+
+        def images(index: tf.Tensor) -> tf.Tensor:
+            batch = tf.gather(data, index)
+            if not binarize:
+                return batch
+            # The first index of a batch is unique within its epoch's order: a key per batch.
+            key = tf.stack([tf.constant(seed, tf.int64) + 1, self._epoch * count + index[0]])
+            draws = tf.random.stateless_uniform(tf.shape(batch), key, dtype=batch.dtype)
+            return tf.cast(draws < batch, batch.dtype)
+
         self.dataset = (
             indices.batch(batch_size)
-            .map(lambda index: tf.gather(data, index))
+            .map(images)
             .prefetch(_PREFETCHED_BATCHES)
             .with_options(options)
         )

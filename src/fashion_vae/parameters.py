@@ -136,6 +136,9 @@ class TrainingParameters(Section, title="training"):
     distribution: DistributionParameters = DistributionParameters()
     progress_samples: PositiveInt = 16
     verbose: Verbosity = "auto"
+    # "dynamic": train on a fresh 0/1 draw of every image each epoch, each pixel 1 with the
+    # probability of its intensity (validation stays on the continuous images).
+    binarize: Literal["none", "dynamic"] = "none"
 
     @model_validator(mode="after")
     def _preset_exists(self) -> Self:

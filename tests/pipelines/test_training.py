@@ -114,6 +114,23 @@ def test_resume_false_starts_over(
     assert list(history["epoch"]) == [1]
 
 
+def test_dynamic_binarization_trains_on_binary_draws_and_is_deterministic(
+    real_images: np.ndarray, training: dict[str, Any], tmp_path: Path
+) -> None:
+    train, validation = real_images[:256], real_images[256:320]
+    training["presets"]["default"].update(epochs=1, learning_rate_warmup_epochs=0)
+    _, continuous, _ = run_training(train, validation, training, seed=1)
+    training["binarize"] = "dynamic"
+    _, binarized, _ = run_training(train, validation, training, seed=1)
+    training["checkpoint_dir"] = str(tmp_path / "again")
+    _, again, _ = run_training(train, validation, training, seed=1)
+    # The same seed and steps on other targets: another training loss, the same kind of model.
+    assert binarized["loss"][0] != continuous["loss"][0]
+    assert np.isfinite(binarized["val_neg_elbo"][0])
+    columns = ["loss", "val_neg_elbo"]
+    pd.testing.assert_frame_equal(binarized[columns], again[columns])
+
+
 def test_divergence_is_a_clear_error_naming_the_epoch(
     real_images: np.ndarray, training: dict[str, Any]
 ) -> None:

@@ -109,7 +109,9 @@ def train_vae(
             optimizer=FusedAdam(learning_rate=learning_rate_schedule(preset, steps_per_epoch)),
             steps_per_execution=steps_per_execution,
         )
-    batches = EpochShuffledBatches(train_images, preset.batch_size, seed)
+    batches = EpochShuffledBatches(
+        train_images, preset.batch_size, seed, binarize=training.binarize == "dynamic"
+    )
     prior_samples = np.random.default_rng(seed).standard_normal(
         (training.progress_samples, vae.latent_dim), dtype=np.float32
     )
