@@ -8,6 +8,7 @@ from .inference import (
     check_training_codes,
     check_vae_fits,
     decode_latents,
+    decode_logits,
     encode_images,
 )
 from .optimizers import FusedAdam
@@ -31,6 +32,7 @@ __all__ = [
     "check_training_codes",
     "check_vae_fits",
     "decode_latents",
+    "decode_logits",
     "encode_images",
     "feature_extractor",
     "kl_divergence",

@@ -47,10 +47,14 @@ def encode_images(vae: VAE, images: np.ndarray, batch_size: int) -> tuple[np.nda
     return z_mean, z_log_var
 
 
+def decode_logits(vae: VAE, z: np.ndarray, batch_size: int) -> np.ndarray:
+    """The decoder's pixel logits of latent codes, batched (for likelihoods)."""
+    return InShards(vae.decoder, vae.batch_shards).predict(z, batch_size=batch_size, verbose=0)
+
+
 def decode_latents(vae: VAE, z: np.ndarray, batch_size: int) -> np.ndarray:
     """Pixel probabilities (float32) of latent codes, batched."""
-    logits = InShards(vae.decoder, vae.batch_shards).predict(z, batch_size=batch_size, verbose=0)
-    return special.expit(logits).astype(np.float32)
+    return special.expit(decode_logits(vae, z, batch_size)).astype(np.float32)
 
 
 def check_training_codes(

@@ -11,8 +11,8 @@ from fashion_vae import metrics
 from fashion_vae.labels import CLASS_NAMES
 from fashion_vae.model import (
     VAE,
-    InShards,
     check_training_codes,
+    decode_logits,
     encode_images,
     reconstruction_loss,
 )
@@ -51,9 +51,7 @@ def describe_images(
     """Per image: nearest class by k-NN, reconstruction error, posterior mean and log-variance."""
     check_training_codes(vae, train_images, train_posterior_mean, encode.batch_size)
     z_mean, z_log_var = encode_images(vae, inputs, encode.batch_size)
-    logits = InShards(vae.decoder, vae.batch_shards).predict(
-        z_mean, batch_size=encode.batch_size, verbose=0
-    )
+    logits = decode_logits(vae, z_mean, encode.batch_size)
     reconstructions = special.expit(logits).astype(np.float32)
     knn = fit_nearest_class(train_posterior_mean, train_labels, encode.knn_k)
     nearest, votes = nearest_classes(knn, z_mean)
