@@ -68,13 +68,15 @@ ui: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/kedro mlflow ui --env $${KEDRO_ENV:-local} \
 		--host 127.0.0.1 --port $(UI_PORT)
 
-# The model a run logged, over HTTP on this machine: make serve RUN=<MLflow run id>.
+# A model a run logged, over HTTP on this machine: make serve RUN=<MLflow run id>, the encoder
+# (MODEL=vae_decoder: the decoder).
+MODEL ?= vae
 SERVE_PORT ?= 5001
 TRACKING_DB ?= $(CURDIR)/data/09_tracking/mlflow.db
 serve: setup
 	@test -n "$(RUN)" || { echo "usage: make serve RUN=<MLflow run id>"; exit 2; }
 	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI=sqlite:///$(TRACKING_DB) \
-		$(BIN)/mlflow models serve --env-manager local -m runs:/$(RUN)/vae \
+		$(BIN)/mlflow models serve --env-manager local -m runs:/$(RUN)/$(MODEL) \
 		--host 127.0.0.1 --port $(SERVE_PORT)
 
 # The latent-space explorer of the latest stored model, on this machine only (KEDRO_ENV=test for

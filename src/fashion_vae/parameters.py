@@ -327,9 +327,13 @@ class EncodeParameters(Section, title="encode"):
 
 
 class TrackingParameters(Section, title="tracking"):
-    """Whether a run is tracked in MLflow (conf/<env>/mlflow.yml says where)."""
+    """Whether a run is tracked in MLflow (conf/<env>/mlflow.yml says where), and the most
+    rows one request to the logged models may hold when served."""
 
     enabled: bool = True
+    # About 31 MB of images as JSON; a bigger request is answered 400 instead of holding the
+    # server's memory.
+    max_request_rows: int = Field(10_000, ge=1, le=100_000)
 
 
 class ExploreParameters(Section, title="explore"):

@@ -7,8 +7,8 @@ hook with this project's record of a run:
 - every parameter, flattened to dotted keys, once for the whole run: kedro-mlflow logs a
   node's parameters when the node runs, so a node the cache reuses would log none, and a
   section Kedro validated arrives as a Pydantic model, not a dict;
-- the training history, one metric step per epoch, and the trained model as a pyfunc
-  (`fashion_vae.serving`), as the training node saves them;
+- the training history, one metric step per epoch, and the trained model as two pyfunc
+  models, its encoder and its decoder (`fashion_vae.serving`), as the training node saves them;
 - every number of `metrics.json`, the report, its figures and the history CSV as artifacts;
 - tags: the git commit of the project, the preset, Kedro's run id (kedro-mlflow's `run_id`
   tag), the `vae_model` version used and whether this run trained it or the cache reused it
@@ -19,7 +19,7 @@ pipeline a run executes, and `kedro run` sums every pipeline into a plain `Pipel
 (kedro-mlflow issue #690 fixed only the sum with an empty pipeline); its model would also log
 a training whose node the cache reused, and it cloudpickles a `KedroPipelineModel`, while
 the model here loads without unpickling anything. So the training node's model is logged
-directly with `mlflow.pyfunc.log_model` (`fashion_vae.serving.log_vae_model`).
+directly with `mlflow.pyfunc.log_model` (`fashion_vae.serving.log_vae_models`).
 
 `kedro run --params tracking.enabled=false` runs without MLflow: no store is opened or written.
 """
@@ -160,9 +160,9 @@ class MlflowTrackingHook(MlflowHook):
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
         self._project_path = Path(context.project_path)
-        self._enabled = TrackingParameters.model_validate(
-            context.params.get("tracking", {})
-        ).enabled
+        parameters = TrackingParameters.model_validate(context.params.get("tracking", {}))
+        self._enabled = parameters.enabled
+        self._max_request_rows = parameters.max_request_rows
         self.run_id = None
         if not self._enabled:
             logger.info("MLflow tracking is off for this run (tracking.enabled is false)")
@@ -240,10 +240,11 @@ class MlflowTrackingHook(MlflowHook):
             version = self._catalog.get(MODEL_DATASET).resolve_save_version()
             mlflow.set_tags({f"{TAG}training": "ran", f"{TAG}vae_model_version": version})
             # Keras, only where a run trains a model.
-            from fashion_vae.serving import MODEL_NAME, log_vae_model  # noqa: PLC0415
+            from fashion_vae.serving import MODELS, log_vae_models  # noqa: PLC0415
 
-            log_vae_model(data, MODEL_NAME)
-            logger.info("Logged the model as runs:/%s/%s", self.run_id, MODEL_NAME)
+            log_vae_models(data, self._max_request_rows)
+            for name in MODELS:
+                logger.info("Logged the model as runs:/%s/%s", self.run_id, name)
 
     # First of all the hooks: the outputs are recorded before RunLockHook lets another run
     # write newer versions, and before kedro-mlflow closes the run.
