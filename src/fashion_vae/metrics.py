@@ -28,26 +28,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-_LOG_2PI = float(np.log(2.0 * np.pi))
-
-
 # --------------------------------------------------------------------------------------------
 # Log densities and importance-weighted bounds
 # --------------------------------------------------------------------------------------------
-
-
-def log_normal_diag(z: np.ndarray, mean: np.ndarray, log_var: np.ndarray) -> np.ndarray:
-    """Log density of a diagonal Gaussian, summed over the last axis (leading axes broadcast)."""
-    z, mean, log_var = (np.asarray(a, dtype=np.float64) for a in (z, mean, log_var))
-    # exp(-log_var) rather than dividing by exp(log_var) avoids overflow for very negative log_var.
-    quad = (z - mean) ** 2 * np.exp(-log_var)
-    return -0.5 * np.sum(_LOG_2PI + log_var + quad, axis=-1)
-
-
-def log_standard_normal(z: np.ndarray) -> np.ndarray:
-    """Log density of N(0, I), summed over the last axis."""
-    z = np.asarray(z, dtype=np.float64)
-    return -0.5 * np.sum(_LOG_2PI + z**2, axis=-1)
 
 
 def iwae_bound(log_weights: np.ndarray, axis: int = 0) -> np.ndarray:

@@ -62,6 +62,9 @@ class VAEArchitecture(Section):
     # float32, see fashion_vae.hardware). The latent heads, the logits and the loss always
     # compute in float32.
     dtype_policy: Literal["auto", "float32", "mixed_bfloat16"] = FLOAT32
+    # The prior: 0 for N(0, I); K for the VampPrior, a mixture of the encoder's posteriors of K
+    # learned pseudo-images (each step also encodes the K pseudo-images).
+    pseudo_inputs: int = Field(0, ge=0, le=2000)
 
 
 class VAEConfig(VAEArchitecture):
@@ -285,7 +288,8 @@ class GenerateParameters(Section, title="generate"):
     """What `kedro run --pipelines=generate` draws: how many images, from which sampler."""
 
     n_images: PositiveInt = 64
-    # "prior": z ~ N(0, I); "gmm": the latent mixture (of one class when class_name is set).
+    # "prior": the model's prior (N(0, I) or its VampPrior); "gmm": the latent mixture (of one
+    # class when class_name is set).
     sampler: Literal["prior", "gmm"] = "gmm"
     class_name: Literal[CLASS_NAMES] | None = None  # type: ignore[valid-type]
     columns: PositiveInt = 8

@@ -121,7 +121,7 @@ def _layout(explorer: Explorer) -> Page:
     with gr.Tab("Sampling"):
         seed = gr.Number(2026, label="Seed", precision=0, minimum=0)
         with gr.Row():
-            sources = {PRIOR: gr.Button("Prior N(0, I)"), MIXTURE: gr.Button("Mixture")}
+            sources = {PRIOR: gr.Button("Prior"), MIXTURE: gr.Button("Mixture")}
         with gr.Row():
             sources |= {name: gr.Button(name, size="sm") for name in CLASS_NAMES}
         samples = gr.Image(label="Samples", elem_id="samples", buttons=IMAGE_BUTTONS)

@@ -129,7 +129,7 @@ class Explorer:
 
     def on_sample(self, source: str, seed: int) -> np.ndarray:
         """Seeded samples of the prior, the mixture or a class's mixture, decoded in a row."""
-        return self.show(sample_codes(self.density, self.params.n_samples, seed, source))
+        return self.show(sample_codes(self.vae, self.density, self.params.n_samples, seed, source))
 
 
 def build_explorer(

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 from sklearn.decomposition import PCA
 
+from fashion_vae.model import VAE, sample_prior_codes
 from fashion_vae.model.latent_density import LatentDensity
 
 PRIOR, MIXTURE = "prior", "mixture"
@@ -118,11 +119,11 @@ def interpolate(start: np.ndarray, end: np.ndarray, steps: int, kind: Interpolat
     return (weights[:, :1] * a + weights[:, 1:] * b).astype(np.float32)
 
 
-def sample_codes(density: LatentDensity, n: int, seed: int, source: str) -> np.ndarray:
-    """n seeded codes (float32) from N(0, I) ("prior"), the mixture ("mixture") or a class's."""
+def sample_codes(vae: VAE, density: LatentDensity, n: int, seed: int, source: str) -> np.ndarray:
+    """n seeded codes (float32) from the prior ("prior"), the mixture ("mixture") or a class's."""
     rng = np.random.default_rng(seed)
     if source == PRIOR:
-        return rng.standard_normal((n, density.latent_dim), dtype=np.float32)
+        return sample_prior_codes(vae, n, rng)
     return density.sample(n, rng, class_name=None if source == MIXTURE else source)
 
 

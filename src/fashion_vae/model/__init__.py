@@ -10,6 +10,8 @@ from .inference import (
     decode_latents,
     decode_logits,
     encode_images,
+    prior_components,
+    sample_prior_codes,
 )
 from .optimizers import FusedAdam
 from .vae import (
@@ -17,6 +19,8 @@ from .vae import (
     Sampler,
     build_vae,
     kl_divergence,
+    log_normal,
+    log_prior,
     reconstruction_loss,
 )
 
@@ -36,5 +40,9 @@ __all__ = [
     "encode_images",
     "feature_extractor",
     "kl_divergence",
+    "log_normal",
+    "log_prior",
+    "prior_components",
     "reconstruction_loss",
+    "sample_prior_codes",
 ]

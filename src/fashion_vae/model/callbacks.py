@@ -9,6 +9,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .inference import sample_prior_codes
+
 
 class KLWarmup(keras.callbacks.Callback):
     """Ramp the KL weight linearly from 0 to `beta` over the first `warmup_epochs` epochs."""
@@ -26,16 +28,18 @@ class KLWarmup(keras.callbacks.Callback):
 class EpochRecorder(keras.callbacks.Callback):
     """Record each epoch's metrics, timing and decoded prior samples; survive a resume.
 
-    The record is written into the checkpoint folder after every epoch, next to
+    The samples are the same seeded draws every epoch (from the prior as it is then: a VampPrior
+    learns). The record is written into the checkpoint folder after every epoch, next to
     BackupAndRestore's weights, so a resumed run continues the same history.
     """
 
     RECORD_FILE = "epoch_record.json"
     SAMPLES_FILE = "progress_samples.npy"
 
-    def __init__(self, prior_samples: np.ndarray, n_images: int, checkpoint_dir: Path) -> None:
+    def __init__(self, n_samples: int, seed: int, n_images: int, checkpoint_dir: Path) -> None:
         super().__init__()
-        self.prior_samples = prior_samples
+        self.n_samples = n_samples
+        self.seed = seed
         self.n_images = n_images
         self.record_path = Path(checkpoint_dir) / self.RECORD_FILE
         self.samples_path = Path(checkpoint_dir) / self.SAMPLES_FILE
@@ -68,7 +72,8 @@ class EpochRecorder(keras.callbacks.Callback):
                 "images_per_second": self.n_images / seconds,
             }
         )
-        decoded = keras.ops.convert_to_numpy(self.model.decode(self.prior_samples))
+        codes = sample_prior_codes(self.model, self.n_samples, np.random.default_rng(self.seed))
+        decoded = keras.ops.convert_to_numpy(self.model.decode(codes))
         self.progress.append(decoded[..., 0].astype(np.float32))
         self.record_path.parent.mkdir(parents=True, exist_ok=True)
         self.record_path.write_text(json.dumps(self.epochs))

@@ -57,6 +57,30 @@ def decode_latents(vae: VAE, z: np.ndarray, batch_size: int) -> np.ndarray:
     return special.expit(decode_logits(vae, z, batch_size)).astype(np.float32)
 
 
+def prior_components(vae: VAE) -> tuple[np.ndarray, np.ndarray] | None:
+    """The VampPrior's component means and log-variances (K × D, float64); None for N(0, I)."""
+    components = vae.prior_components()
+    if components is None:
+        return None
+    means, log_vars = components
+    return (
+        keras.ops.convert_to_numpy(means).astype(np.float64),
+        keras.ops.convert_to_numpy(log_vars).astype(np.float64),
+    )
+
+
+def sample_prior_codes(vae: VAE, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n codes (float32) drawn from the VAE's prior: N(0, I), or a VampPrior component chosen
+    uniformly, then its Gaussian."""
+    noise = rng.standard_normal((n, vae.latent_dim), dtype=np.float32)
+    components = prior_components(vae)
+    if components is None:
+        return noise
+    means, log_vars = components
+    chosen = rng.integers(len(means), size=n)
+    return (means[chosen] + np.exp(0.5 * log_vars[chosen]) * noise).astype(np.float32)
+
+
 def check_training_codes(
     vae: VAE, train_images: np.ndarray, train_posterior_mean: np.ndarray, batch_size: int
 ) -> None:

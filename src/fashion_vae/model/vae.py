@@ -4,10 +4,15 @@ The architecture follows Chollet's *Deep Learning with Python* VAE; every size i
 constructor argument so that the `textbook` and `default` presets differ only in config.
 The decoder outputs logits: the Bernoulli likelihood is computed from them (stable), while
 `decode` and `reconstruct` return probabilities for people and plots.
+
+The prior is N(0, I), or with `pseudo_inputs` K > 0 the VampPrior (Tomczak & Welling, 2018):
+the equal mixture of the encoder's posteriors of K learned pseudo-images. Its KL term has no
+closed form and is estimated from the sampled code, log q(z|x) − log p(z).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +27,7 @@ from .replicas import batch_slice
 
 IMAGE_SHAPE = (28, 28, 1)
 SERIALIZATION_PACKAGE = "fashion_vae"
+_LOG_2PI = math.log(2.0 * math.pi)
 
 
 @keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
@@ -156,17 +162,36 @@ def kl_divergence(z_mean: Any, z_log_var: Any) -> Any:
     return -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1)
 
 
+def log_normal(z: Any, mean: Any, log_var: Any) -> Any:
+    """Log density of diagonal Gaussians, summed over the last axis (leading axes broadcast)."""
+    # exp(-log_var) rather than dividing by exp(log_var): no overflow for very negative log_var.
+    return -0.5 * ops.sum(_LOG_2PI + log_var + ops.square(z - mean) * ops.exp(-log_var), axis=-1)
+
+
+def log_prior(z: Any, components: tuple[Any, Any] | None) -> Any:
+    """log p(z) per code: N(0, I) without components, else the equal mixture of the diagonal
+    Gaussians `components` = (K × D means, K × D log-variances)."""
+    if components is None:
+        return -0.5 * ops.sum(_LOG_2PI + ops.square(z), axis=-1)
+    means, log_vars = components
+    per_component = log_normal(z[:, None, :], means[None], log_vars[None])
+    return ops.logsumexp(per_component, axis=1) - math.log(means.shape[0])
+
+
 @keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
 class VAE(keras.Model):
-    """Encoder, sampler and decoder trained on the negative ELBO (optionally beta-weighted KL)."""
+    """Encoder, sampler and decoder trained on the negative ELBO (optionally beta-weighted KL),
+    with the N(0, I) prior or, given `pseudo_inputs`, the VampPrior."""
 
     def __init__(
         self,
         encoder: keras.Model,
         decoder: keras.Model,
+        *,
         beta: float = 1.0,
         seed: int | None = None,
         batch_shards: int = 1,
+        pseudo_inputs: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -175,7 +200,16 @@ class VAE(keras.Model):
         self.beta = float(beta)
         self.seed = seed
         self.batch_shards = int(batch_shards)
+        self.pseudo_inputs = int(pseudo_inputs)
         self.sampler = Sampler(seed=seed, name="sampler")
+        if self.pseudo_inputs:
+            # The VampPrior's pseudo-images, learned with the rest; kept in [0, 1] when used.
+            # Initialised as in Tomczak & Welling's code: N(0.05, 0.01) per pixel.
+            self.pseudo_images = self.add_weight(
+                name="pseudo_images",
+                shape=(self.pseudo_inputs, *IMAGE_SHAPE),
+                initializer=keras.initializers.RandomNormal(0.05, 0.01, seed=seed),
+            )
         # The KL weight is a variable, not a constant, so a warm-up callback can change it
         # without retracing the compiled train step.
         self.kl_weight = self.add_weight(
@@ -219,7 +253,20 @@ class VAE(keras.Model):
         z_mean, z_log_var = self.encoder(images, training=training)
         z = self.sampler(z_mean, z_log_var)
         logits = self.decoder(z, training=training)
-        return {"logits": logits, "z_mean": z_mean, "z_log_var": z_log_var}
+        return {"logits": logits, "z_mean": z_mean, "z_log_var": z_log_var, "z": z}
+
+    def prior_components(self) -> tuple[Any, Any] | None:
+        """The VampPrior's K components, the posteriors (means, log-variances) of the
+        pseudo-images; None for the N(0, I) prior."""
+        if not self.pseudo_inputs:
+            return None
+        return self.encoder(ops.clip(self.pseudo_images, 0.0, 1.0))
+
+    def kl(self, z: Any, z_mean: Any, z_log_var: Any) -> Any:
+        """KL(q(z|x) || p(z)) per image: analytic for N(0, I), else from the sampled code."""
+        if not self.pseudo_inputs:
+            return kl_divergence(z_mean, z_log_var)
+        return log_normal(z, z_mean, z_log_var) - log_prior(z, self.prior_components())
 
     def compute_loss(
         self,
@@ -230,7 +277,7 @@ class VAE(keras.Model):
         training: bool = True,
     ) -> Any:
         reconstruction = reconstruction_loss(x, y_pred["logits"])
-        kl = kl_divergence(y_pred["z_mean"], y_pred["z_log_var"])
+        kl = self.kl(y_pred["z"], y_pred["z_mean"], y_pred["z_log_var"])
         per_image_loss = reconstruction + self.kl_weight * kl
         # Per-image updates weight a short last batch correctly, like the other trackers.
         self.loss_tracker.update_state(per_image_loss)
@@ -269,6 +316,7 @@ class VAE(keras.Model):
             "beta": self.beta,
             "seed": self.seed,
             "batch_shards": self.batch_shards,
+            "pseudo_inputs": self.pseudo_inputs,
         }
 
     @classmethod
@@ -297,6 +345,14 @@ def build_vae(
     decoder = build_decoder(
         config.latent_dim, config.decoder_filters, config.decoder_dense_units, **layer_sizes
     )
-    vae = VAE(encoder, decoder, beta=beta, seed=seed, batch_shards=batch_shards, name="vae")
+    vae = VAE(
+        encoder,
+        decoder,
+        beta=beta,
+        seed=seed,
+        batch_shards=batch_shards,
+        pseudo_inputs=config.pseudo_inputs,
+        name="vae",
+    )
     vae.build((None, *IMAGE_SHAPE))
     return vae

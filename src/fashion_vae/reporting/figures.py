@@ -164,7 +164,7 @@ def reconstructions_figure(
 
 
 def samples_figure(samples: np.ndarray, ncols: int = 10) -> Figure:
-    """Images decoded from z ~ N(0, I) in a grid (10 x 10 for 100 samples)."""
+    """Images decoded from prior codes in a grid (10 x 10 for 100 samples)."""
     samples = _images(samples, 1, "samples")
     nrows = -(-len(samples) // ncols)  # ceiling division
     fig, axes = _image_grid(nrows, ncols)
@@ -172,7 +172,7 @@ def samples_figure(samples: np.ndarray, ncols: int = 10) -> Figure:
         _show(ax, image)
     for ax in axes.flat[len(samples) :]:
         ax.set_axis_off()
-    _suptitle(fig, f"{len(samples)} images decoded from the prior z ~ N(0, I)")
+    _suptitle(fig, f"{len(samples)} images decoded from the prior")
     return fig
 
 

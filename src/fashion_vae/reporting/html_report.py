@@ -55,7 +55,7 @@ HEADLINES = (
         units="nats/image",
         units_path="log_likelihood.units",
     ),
-    Headline("FID, prior N(0, I)", "generation.prior.fid_fashion_classifier"),
+    Headline("FID, prior", "generation.prior.fid_fashion_classifier"),
     Headline("FID, latent mixture", "generation.gmm.fid_fashion_classifier"),
     Headline(
         "class-conditional accuracy",

@@ -22,7 +22,7 @@ _PANELS = {
         ("negative_log_likelihood_iwae", "−log p(x), IWAE bound"),
     ],
     "Fréchet distance, classifier features (lower is better)": [
-        ("fid_prior", "prior N(0, I)"),
+        ("fid_prior", "prior"),
         ("fid_gmm", "latent mixture"),
     ],
     "Test accuracy on posterior means": [

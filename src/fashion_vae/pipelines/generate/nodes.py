@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from fashion_vae.model import VAE, decode_latents
+from fashion_vae.model import VAE, decode_latents, sample_prior_codes
 from fashion_vae.model.latent_density import density_for
 from fashion_vae.parameters import GenerateParameters
 from fashion_vae.reporting import image_grid_figure
@@ -24,7 +24,7 @@ def generate_images(
     """Decode `n_images` seeded codes from the chosen sampler to pixel probabilities."""
     rng = np.random.default_rng((seed, _GENERATE_STREAM))
     if generate.sampler == "prior":
-        z = rng.standard_normal((generate.n_images, vae.latent_dim), dtype=np.float32)
+        z = sample_prior_codes(vae, generate.n_images, rng)
     else:
         density = density_for(vae, latent_density)
         z = density.sample(generate.n_images, rng, class_name=generate.class_name)
@@ -41,7 +41,7 @@ def generate_images(
 
 def plot_generated_images(generated_images: np.ndarray, generate: GenerateParameters) -> Figure:
     """Draw the generated images in a grid titled with their sampler and class."""
-    source = "the prior N(0, I)" if generate.sampler == "prior" else "the latent mixture"
+    source = "the prior" if generate.sampler == "prior" else "the latent mixture"
     what = f"{generate.class_name} images" if generate.class_name else "images"
     shown = generated_images[: generate.grid_images]
     count = (

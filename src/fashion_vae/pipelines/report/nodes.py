@@ -35,7 +35,7 @@ DECODE_BATCH = 1000
 # One line under each figure of the report page, keyed like the figure datasets.
 CAPTIONS = {
     "reconstructions": "Two test images per class (top) and their posterior-mean reconstructions.",
-    "samples": "One hundred images decoded from z ~ N(0, I) (left) and from the latent mixture "
+    "samples": "One hundred images decoded from the prior (left) and from the latent mixture "
     "fitted to the training codes (right).",
     "class_samples": "Images decoded from each class's own latent mixture, one row per class.",
     "interpolations": "Decoded straight latent paths between test images of different classes.",
@@ -62,7 +62,7 @@ def plot_samples(generated_samples: np.ndarray, mixture_samples: np.ndarray) -> 
     """Draw 10×10 grids of the prior's and the latent mixture's samples side by side."""
     return sampler_grids_figure(
         {
-            "prior N(0, I)": np.asarray(generated_samples[:100]),
+            "prior": np.asarray(generated_samples[:100]),
             "latent mixture": np.asarray(mixture_samples[:100]),
         }
     )

@@ -112,10 +112,7 @@ def train_vae(
     batches = EpochShuffledBatches(
         train_images, preset.batch_size, seed, binarize=training.binarize == "dynamic"
     )
-    prior_samples = np.random.default_rng(seed).standard_normal(
-        (training.progress_samples, vae.latent_dim), dtype=np.float32
-    )
-    recorder = EpochRecorder(prior_samples, len(train_images), checkpoint_dir)
+    recorder = EpochRecorder(training.progress_samples, seed, len(train_images), checkpoint_dir)
     callbacks = [
         batches,
         KLWarmup(training.beta, training.kl_warmup_epochs),
