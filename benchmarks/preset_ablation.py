@@ -4,12 +4,14 @@ Each variant is the textbook preset plus some parameter overrides (and, for the 
 families of `model_families.py`, another model class), trained by the project's training node
 on the real model inputs for the same number of epochs, with the project's
 `tensorflow_threads`. Prints, per variant, the validation negative ELBO after each epoch, the
-median seconds per epoch, the total training time relative to the first variant, and the test
-negative ELBO with its KL term (single posterior sample, nats/image).
+median seconds per epoch, the total training time relative to the first variant, the test
+negative ELBO with its KL term (single posterior sample, nats/image), and with `--binarized` the
+literature's −log p(x) as `evaluate` estimates it (the `evaluate` section's binarized images and
+importance samples, with its standard error).
 
 Needs the model inputs: `make data && .venv/bin/kedro run --pipelines=data_processing`.
 Run: `.venv/bin/python benchmarks/preset_ablation.py --epochs 10 [--images 55000]
-[--variants textbook,no_dense16,...]`.
+[--variants textbook,no_dense16,...] [--binarized]`.
 """
 
 import argparse
@@ -22,10 +24,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 from model_families import LocalAutoregressiveVAE, TwoLevelVAE  # noqa: E402
-from project import MODEL_INPUT, apply_project_threads, fixed_length_training  # noqa: E402
+from project import (  # noqa: E402
+    MODEL_INPUT,
+    apply_project_threads,
+    fixed_length_training,
+    project_config,
+)
 
 from fashion_vae.model import vae as vae_module  # noqa: E402
-from fashion_vae.parameters import TrainingParameters  # noqa: E402
+from fashion_vae.parameters import EvaluateParameters, TrainingParameters  # noqa: E402
+from fashion_vae.pipelines.evaluate.nodes import binarized_likelihood  # noqa: E402
 from fashion_vae.pipelines.training.nodes import train_vae  # noqa: E402
 
 # Overrides of a preset (the textbook one unless "base" names another): architecture and recipe.
@@ -48,6 +56,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "default_local_autoregressive": {"base": "default", "model": LocalAutoregressiveVAE},
     "default_two_level": {"base": "default", "model": TwoLevelVAE},
+    "default_vamp50": {"base": "default", "preset": {"pseudo_inputs": 50}},
+    "default_vamp200": {"base": "default", "preset": {"pseudo_inputs": 200}},
+    "default_vamp500": {"base": "default", "preset": {"pseudo_inputs": 500}},
+    "vamp": {"base": "vamp"},
 }
 
 
@@ -65,12 +77,14 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=55000, help="training images")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--binarized", action="store_true", help="also the binarized -log p(x)")
     args = parser.parse_args()
     apply_project_threads()
 
     train = np.load(MODEL_INPUT / "train_images.npy")[: args.images]
     validation = np.load(MODEL_INPUT / "validation_images.npy")
     test_images = np.load(MODEL_INPUT / "test_images.npy")
+    evaluate = EvaluateParameters.model_validate(project_config()["parameters"]["evaluate"])
     results = []
     for name in args.variants.split(","):
         # `build_vae` builds the module's `VAE`; a model-family variant swaps in its subclass.
@@ -82,6 +96,11 @@ def main() -> None:
             training = variant_parameters(name, args.epochs, checkpoint_dir)
             vae, history, _ = train_vae(train, validation, training, args.seed)
         test = vae.evaluate(test_images, batch_size=1000, verbose=0, return_dict=True)
+        if args.binarized:
+            binarized = binarized_likelihood(vae, test_images, evaluate, args.seed)
+            test["binarized"] = (
+                f"{binarized['negative_log_likelihood']:.1f} ({binarized['standard_error']:.1f})"
+            )
         curve = ", ".join(f"{v:.1f}" for v in history["val_neg_elbo"])
         print(f"{name}: validation -ELBO per epoch {curve}", flush=True)
         results.append((name, history, test))
@@ -90,13 +109,14 @@ def main() -> None:
     print(f"\n{len(train):,} training images, {args.epochs} epochs, seed {args.seed}")
     print(
         f"{'variant':28s} {'s/epoch':>8s} {'time ×':>7s} {'best val':>9s} "
-        f"{'test -ELBO':>11s} {'test KL':>8s}"
+        f"{'test -ELBO':>11s} {'test KL':>8s} {'binarized -log p(x) (s.e.)':>27s}"
     )
     for name, history, test in results:
         print(
             f"{name:28s} {history['seconds'].median():8.1f} "
             f"{history['seconds'].sum() / baseline_seconds:7.2f} "
-            f"{history['val_neg_elbo'].min():9.1f} {test['neg_elbo']:11.2f} {test['kl']:8.2f}"
+            f"{history['val_neg_elbo'].min():9.1f} {test['neg_elbo']:11.2f} {test['kl']:8.2f} "
+            f"{test.get('binarized', '-'):>27s}"
         )
 
 
