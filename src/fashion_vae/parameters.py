@@ -65,6 +65,21 @@ class VAEArchitecture(Section):
     # The prior: 0 for N(0, I); K for the VampPrior, a mixture of the encoder's posteriors of K
     # learned pseudo-images (each step also encodes the K pseudo-images).
     pseudo_inputs: int = Field(0, ge=0, le=2000)
+    # 0: one latent layer; C: a second, spatial latent of C channels per position at the
+    # decoder's first level (7 × 7 with three levels), top-down as in the ladder VAE. Needs as
+    # many encoder as decoder levels, at least two.
+    ladder_channels: int = Field(0, ge=0, le=64)
+
+    @model_validator(mode="after")
+    def _ladder_has_a_level_to_join(self) -> Self:
+        depth = len(self.encoder_filters)
+        if self.ladder_channels and (depth < 2 or len(self.decoder_filters) != depth):
+            raise ValueError(
+                f"ladder_channels is {self.ladder_channels} but encoder_filters has {depth} "
+                f"levels and decoder_filters {len(self.decoder_filters)}; a ladder needs as "
+                "many of each, at least two"
+            )
+        return self
 
 
 class VAEConfig(VAEArchitecture):

@@ -149,7 +149,8 @@ def test_encoding_does_not_depend_on_the_batch_size(vae: VAE, data: dict) -> Non
 def test_log_likelihood_model_is_the_bernoulli_log_likelihood(vae: VAE, data: dict) -> None:
     images = data["test"][:16]
     z = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
-    got = _log_likelihood_model(vae).predict_on_batch([images, z])
+    got, lower_log_ratio = _log_likelihood_model(vae).predict_on_batch([images, z])
+    np.testing.assert_array_equal(lower_log_ratio, 0)  # no second latent
     logits = np.asarray(vae.decoder(z), dtype=np.float64)
     # x log σ(l) + (1 − x) log σ(−l) = x·l − log(1 + e^l), in float64.
     per_pixel = images * logits - np.logaddexp(0.0, logits)

@@ -162,7 +162,8 @@ def refusal(location: str, expected: str) -> str:
         (
             "preset",
             "huge",
-            r"training\.preset is 'huge'; expected one of \['default', 'textbook'\]",
+            r"training\.preset is 'huge'; expected one of "
+            r"\['default', 'ladder', 'textbook', 'vamp'\]",
         ),
         ("resume", "yes", refusal("resume", r"Input should be a valid boolean.*input_value='yes'")),
         (
@@ -206,6 +207,20 @@ def test_bad_preset_entry_names_the_preset(
     training["presets"]["default"][key] = value
     with pytest.raises(ValidationError, match=refusal(f"presets.default.{key}", message)):
         TrainingParameters.model_validate(training)
+
+
+@pytest.mark.parametrize(
+    ("preset", "option"), [("vamp", "pseudo_inputs"), ("ladder", "ladder_channels")]
+)
+def test_the_model_family_presets_are_default_with_one_option(preset: str, option: str) -> None:
+    presets = TrainingParameters.model_validate(
+        yaml.safe_load(BASE_PARAMETERS.read_text())["training"]
+    ).presets
+    assert getattr(presets[preset], option) > 0
+    assert getattr(presets["default"], option) == 0
+    assert presets[preset].model_dump(exclude={option}) == presets["default"].model_dump(
+        exclude={option}
+    )
 
 
 def test_warm_up_longer_than_the_preset_is_refused(training: dict[str, Any]) -> None:

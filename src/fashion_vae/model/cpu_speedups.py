@@ -82,12 +82,15 @@ def in_shards(function: Callable[[Any], Any], inputs: Any, shards: int) -> Any:
 
 
 class InShards(keras.Model):
-    """A model run on `shards` slices of each batch side by side, for batched inference.
+    """A model, or a function of a batch of its tensors, run on `shards` slices of each batch
+    side by side, for batched inference.
 
     A wrapper made at run time around a stored model (see `in_shards`); it is never saved.
     """
 
-    def __init__(self, inner: keras.Model, shards: int, **kwargs: Any) -> None:
+    def __init__(
+        self, inner: keras.Model | Callable[[Any], Any], shards: int, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.inner = inner
         self.shards = shards

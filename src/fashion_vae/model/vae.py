@@ -8,6 +8,12 @@ The decoder outputs logits: the Bernoulli likelihood is computed from them (stab
 The prior is N(0, I), or with `pseudo_inputs` K > 0 the VampPrior (Tomczak & Welling, 2018):
 the equal mixture of the encoder's posteriors of K learned pseudo-images. Its KL term has no
 closed form and is estimated from the sampled code, log q(z|x) − log p(z).
+
+With `ladder_channels` C > 0 a second, spatial latent z₂ sits between the decoder's first level
+and the rest (`LadderLatent`), top-down as in the ladder VAE (Sønderby et al., 2016): a prior
+p(z₂|z) from the decoder's features, a posterior q(z₂|x, z) that corrects it with the encoder's
+features of the same size. z stays "the" latent code: the one the encoder returns, the codes
+that are mapped, probed and sampled; decoding a code takes z₂ at its prior mean.
 """
 
 from __future__ import annotations
@@ -58,6 +64,83 @@ class Sampler(layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
+class LadderLatent(layers.Layer):
+    """The second latent z₂ of a ladder: side × side × `channels` Gaussians on the decoder's
+    features h (1 × 1 convolutions, float32 like the other latent heads).
+
+    Called on h alone it returns h + W z₂ with z₂ at the mean of its prior p(z₂|h): the
+    deterministic decoder. `posterior(h, context)` draws z₂ from q(z₂|x, z), whose mean and
+    log-variance are the prior's plus a correction computed from h and `context`, the encoder's
+    features of the same side, and returns h + W z₂ with the KL term and the log-ratio.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        features: int,
+        context_layer: str,
+        context_features: int,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.channels = channels
+        self.features = features
+        self.context_layer = context_layer
+        self.context_features = context_features
+        self.seed = seed
+        # Names unique in the decoder: a functional model may be built through `posterior`.
+        conv = {"kernel_size": 1, "dtype": self.dtype_policy}
+        self.prior = layers.Conv2D(2 * channels, name="ladder_prior", **conv)
+        self.correction = layers.Conv2D(2 * channels, name="ladder_correction", **conv)
+        self.projection = layers.Conv2D(features, name="ladder_projection", **conv)
+        self.sampler = Sampler(seed=seed, name="ladder_sampler")
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        side = input_shape[1]
+        self.prior.build(input_shape)
+        self.correction.build((None, side, side, self.features + self.context_features))
+        self.projection.build((None, side, side, self.channels))
+        self.built = True
+
+    def call(self, features: Any) -> Any:
+        features = ops.cast(features, self.compute_dtype)
+        prior_mean, _ = ops.split(self.prior(features), 2, axis=-1)
+        return features + self.projection(prior_mean)
+
+    def posterior(self, features: Any, context: Any) -> dict[str, Any]:
+        """h + W z₂ for z₂ ~ q(z₂|x, z); the analytic KL(q || p) and log p(z₂) − log q(z₂)."""
+        features = ops.cast(features, self.compute_dtype)
+        both = ops.concatenate([features, ops.cast(context, self.compute_dtype)], axis=-1)
+        prior_mean, prior_log_var = ops.split(self.prior(features), 2, axis=-1)
+        mean_shift, log_var_shift = ops.split(self.correction(both), 2, axis=-1)
+        flat = (ops.shape(features)[0], -1)
+        prior_mean, prior_log_var = ops.reshape(prior_mean, flat), ops.reshape(prior_log_var, flat)
+        mean_shift, log_var_shift = ops.reshape(mean_shift, flat), ops.reshape(log_var_shift, flat)
+        mean, log_var = prior_mean + mean_shift, prior_log_var + log_var_shift
+        z2 = self.sampler(mean, log_var)
+        # KL(q || p) is unchanged by whitening z₂ with the prior's mean and scale, which makes
+        # the prior N(0, I) and the posterior N(shift / prior scale, ratio of variances).
+        kl = kl_divergence(mean_shift * ops.exp(-0.5 * prior_log_var), log_var_shift)
+        log_ratio = log_normal(z2, prior_mean, prior_log_var) - log_normal(z2, mean, log_var)
+        spatial = ops.reshape(z2, (*flat[:1], *features.shape[1:3], self.channels))
+        return {"features": features + self.projection(spatial), "kl": kl, "log_ratio": log_ratio}
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "channels": self.channels,
+            "features": self.features,
+            "context_layer": self.context_layer,
+            "context_features": self.context_features,
+            "seed": self.seed,
+        }
 
 
 def feature_sides(depth: int) -> list[int]:
@@ -118,8 +201,10 @@ def build_decoder(
     kernel_size: int = 3,
     activation: str = "relu",
     dtype_policy: str = "float32",
+    ladder: dict[str, Any] | None = None,
 ) -> keras.Model:
-    """Build the decoder: dense layers, then stride-2 transposed convolutions, to logits."""
+    """Build the decoder: dense layers, then stride-2 transposed convolutions, to logits; with
+    `ladder` (`LadderLatent`'s arguments), that second latent after the first of them."""
     # The decoder retraces the encoder's sides backwards (28 → 14 → 7 → 4 for three layers).
     sides = feature_sides(len(filters))
     latent = keras.Input(shape=(latent_dim,), name="z")
@@ -146,6 +231,8 @@ def build_decoder(
             name=f"deconv_{index}",
             dtype=dtype_policy,
         )(x)
+        if index == 0 and ladder:
+            x = LadderLatent(**ladder, features=n_filters, name="ladder", dtype="float32")(x)
         side = target_side
     logits = SingleChannelConv2D(kernel_size, name="logits", dtype="float32")(x)
     return keras.Model(latent, logits, name="decoder")
@@ -202,6 +289,13 @@ class VAE(keras.Model):
         self.batch_shards = int(batch_shards)
         self.pseudo_inputs = int(pseudo_inputs)
         self.sampler = Sampler(seed=seed, name="sampler")
+        ladders = [layer for layer in decoder.layers if isinstance(layer, LadderLatent)]
+        if ladders:
+            # The encoder, also returning its features at the ladder's side, in one pass.
+            context = encoder.get_layer(ladders[0].context_layer).output
+            self.encoder_with_context = keras.Model(
+                encoder.input, [*encoder.outputs, context], name="encoder_with_context"
+            )
         if self.pseudo_inputs:
             # The VampPrior's pseudo-images, learned with the rest; kept in [0, 1] when used.
             # Initialised as in Tomczak & Welling's code: N(0.05, 0.01) per pixel.
@@ -250,10 +344,43 @@ class VAE(keras.Model):
         )
 
     def _encode_sample_decode(self, images: Any, training: bool) -> dict[str, Any]:
-        z_mean, z_log_var = self.encoder(images, training=training)
+        if not self.has_ladder:
+            z_mean, z_log_var = self.encoder(images, training=training)
+            z = self.sampler(z_mean, z_log_var)
+            logits = self.decoder(z, training=training)
+            return {"logits": logits, "z_mean": z_mean, "z_log_var": z_log_var, "z": z}
+        z_mean, z_log_var, context = self.encoder_with_context(images, training=training)
         z = self.sampler(z_mean, z_log_var)
-        logits = self.decoder(z, training=training)
-        return {"logits": logits, "z_mean": z_mean, "z_log_var": z_log_var, "z": z}
+        lower = self._decode_through_ladder(z, context, training)
+        return {"z_mean": z_mean, "z_log_var": z_log_var, "z": z, **lower}
+
+    @property
+    def has_ladder(self) -> bool:
+        """Whether the decoder holds a second latent (`LadderLatent`)."""
+        return hasattr(self, "encoder_with_context")
+
+    def _decode_through_ladder(self, z: Any, context: Any, training: bool) -> dict[str, Any]:
+        """The decoder's layers in turn, z₂ drawn from its posterior: logits, z₂'s KL and
+        log p(z₂|z) − log q(z₂|x, z)."""
+        x, lower = z, {}
+        for layer in self.decoder.layers[1:]:  # after the input; the decoder is a chain
+            if isinstance(layer, LadderLatent):
+                lower = layer.posterior(x, context)
+                x = lower.pop("features")
+            else:
+                x = layer(x, training=training)
+        return {"logits": x, "lower_kl": lower["kl"], "lower_log_ratio": lower["log_ratio"]}
+
+    def log_likelihood(self, images: Any, z: Any) -> tuple[Any, Any]:
+        """log p(x|z) per image, and 0; with a ladder, log p(x|z, z₂) and log p(z₂|z) −
+        log q(z₂|x, z) for one draw z₂ ~ q(z₂|x, z): the exponent of their sum has expectation
+        p(x|z), what importance sampling needs."""
+        if not self.has_ladder:
+            log_likelihood = -reconstruction_loss(images, self.decoder(z))
+            return log_likelihood, ops.zeros_like(log_likelihood)
+        context = self.encoder_with_context(images)[2]
+        lower = self._decode_through_ladder(z, context, training=False)
+        return -reconstruction_loss(images, lower["logits"]), lower["lower_log_ratio"]
 
     def prior_components(self) -> tuple[Any, Any] | None:
         """The VampPrior's K components, the posteriors (means, log-variances) of the
@@ -278,6 +405,8 @@ class VAE(keras.Model):
     ) -> Any:
         reconstruction = reconstruction_loss(x, y_pred["logits"])
         kl = self.kl(y_pred["z"], y_pred["z_mean"], y_pred["z_log_var"])
+        if "lower_kl" in y_pred:
+            kl = kl + y_pred["lower_kl"]
         per_image_loss = reconstruction + self.kl_weight * kl
         # Per-image updates weight a short last batch correctly, like the other trackers.
         self.loss_tracker.update_state(per_image_loss)
@@ -342,8 +471,22 @@ def build_vae(
     encoder = build_encoder(
         config.latent_dim, config.encoder_filters, config.encoder_dense_units, **layer_sizes
     )
+    ladder = None
+    if config.ladder_channels:
+        # The encoder level whose side the decoder's first level has: 7 × 7 with three levels.
+        level = len(config.encoder_filters) - 2
+        ladder = {
+            "channels": config.ladder_channels,
+            "context_layer": f"conv_{level}",
+            "context_features": config.encoder_filters[level],
+            "seed": seed,
+        }
     decoder = build_decoder(
-        config.latent_dim, config.decoder_filters, config.decoder_dense_units, **layer_sizes
+        config.latent_dim,
+        config.decoder_filters,
+        config.decoder_dense_units,
+        **layer_sizes,
+        ladder=ladder,
     )
     vae = VAE(
         encoder,

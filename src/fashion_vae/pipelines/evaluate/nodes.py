@@ -28,7 +28,6 @@ from fashion_vae.model import (
     log_normal,
     log_prior,
     prior_components,
-    reconstruction_loss,
     sample_prior_codes,
 )
 from fashion_vae.model.latent_density import LatentDensity, density_for
@@ -80,12 +79,9 @@ def _check_same_length(**arrays: np.ndarray) -> None:
 
 
 def _log_likelihood_model(vae: VAE) -> keras.Model:
-    """A model (images, z) → log p(x|z) per image: the decoder and the Bernoulli log-likelihood."""
-    images = keras.Input(shape=vae.decoder.output_shape[1:], name="images")
-    z = keras.Input(shape=(vae.latent_dim,), name="z")
-    log_likelihood = -reconstruction_loss(images, vae.decoder(z))
-    scorer = keras.Model([images, z], log_likelihood, name="log_likelihood")
-    return InShards(scorer, vae.batch_shards)
+    """A model (images, z) → per image log p(x|z) and, with a ladder, the log-ratio of its
+    second latent's one draw (`VAE.log_likelihood`)."""
+    return InShards(lambda inputs: vae.log_likelihood(*inputs), vae.batch_shards)
 
 
 def _importance_log_weights(
@@ -99,17 +95,18 @@ def _importance_log_weights(
     prior: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """K × B log p(x|z_k) and log-weights log p(x|z_k) + log p(z_k) − log q(z_k|x), the
-    prior's `prior_components` given."""
+    prior's `prior_components` given (with a ladder, log p(x|z_k, z₂) and its z₂'s log-ratio
+    added to the weight)."""
     std = np.exp(0.5 * z_log_var)
     z_mean64, z_log_var64 = z_mean.astype(np.float64), z_log_var.astype(np.float64)
     log_likelihood = np.empty((n_draws, len(images)))
     log_weights = np.empty((n_draws, len(images)))
     for k in range(n_draws):
         z = z_mean + std * rng.standard_normal(z_mean.shape, dtype=np.float32)
-        log_likelihood[k] = scorer.predict_on_batch([images, z])
+        log_likelihood[k], lower_log_ratio = scorer.predict_on_batch([images, z])
         z64 = z.astype(np.float64)
         log_ratio = log_prior(z64, prior) - log_normal(z64, z_mean64, z_log_var64)
-        log_weights[k] = log_likelihood[k] + keras.ops.convert_to_numpy(log_ratio)
+        log_weights[k] = log_likelihood[k] + lower_log_ratio + keras.ops.convert_to_numpy(log_ratio)
     return log_likelihood, log_weights
 
 
@@ -156,9 +153,9 @@ def likelihood_metrics(
         reconstruction[batch] = -np.mean(log_likelihood[:n_samples], axis=0)
         elbo_monte_carlo[batch] = np.mean(log_weights[:n_samples], axis=0)
         iwae[batch] = metrics.iwae_bound(log_weights)
-    if prior is None:
+    if prior is None and not vae.has_ladder:
         kl = np.asarray(kl_divergence(z_mean, z_log_var), dtype=np.float64)
-    else:  # no closed form: the same draws' log q(z|x) − log p(z)
+    else:  # no closed form: the same draws' log q(z|x) − log p(z) (and z₂'s, with a ladder)
         kl = -elbo_monte_carlo - reconstruction
     negative_elbo, elbo_error = _mean_and_error(reconstruction + kl)
     nll, nll_error = _mean_and_error(-iwae)
