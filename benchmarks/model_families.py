@@ -1,30 +1,23 @@
-"""Two model families beyond the project's VAE, for `preset_ablation.py` to train beside it.
+"""A model family beyond the project's VAE, for `preset_ablation.py` to train beside it.
 
-Both keep the `default` preset's encoder, decoder, loss form and recipe, and change what the
-decoder's Bernoulli likelihood may depend on; neither is adopted (docs/experiments.md):
+It keeps the `default` preset's encoder, decoder, loss form and recipe, and changes what the
+decoder's Bernoulli likelihood may depend on; it is not adopted (docs/experiments.md):
 
 - `LocalAutoregressiveVAE`: each pixel's logit also sees the pixels before it in raster order
   within its 3 × 3 neighbourhood (four of them), through one masked linear convolution of the
   image itself (PixelVAE's idea, Gulrajani et al. 2017, at its smallest).
-- `TwoLevelVAE`: a second, spatial latent (7 × 7 × `SPATIAL_CHANNELS`) between the decoder's
-  7 × 7 features and the rest of it, with a conditional prior p(z₂ | z) and a posterior
-  q(z₂ | x, z) that corrects the prior (a ladder, as in Sønderby et al. 2016's LVAE).
 
 The loss stays `VAE`'s: the negative ELBO in nats per image, BCE from logits summed over the
-pixels plus the analytic KL terms. Only training and `evaluate` are supported: `decode` still
-ignores the additions, so the training-progress images these models record are not samples.
+pixels plus the analytic KL term. Only training and `evaluate` are supported: `decode` still
+ignores the addition, so the training-progress images this model records are not samples.
 """
 
 from typing import Any
 
-import keras
 import numpy as np
-from keras import layers, ops
+from keras import ops
 
 from fashion_vae.model.vae import VAE
-
-SPATIAL_CHANNELS = 16
-SPATIAL_KERNEL = 1
 
 
 def causal_mask(kernel_size: int) -> np.ndarray:
@@ -51,55 +44,3 @@ class LocalAutoregressiveVAE(VAE):
         # One input channel: the depthwise form is the convolution, and oneDNN runs it faster.
         neighbours = ops.depthwise_conv(images, self.neighbour_weights * self.mask, padding="same")
         return {**outputs, "logits": outputs["logits"] + neighbours}
-
-
-class TwoLevelVAE(VAE):
-    """`VAE` with a spatial second latent at the decoder's 7 × 7 level (needs three levels)."""
-
-    def __init__(self, encoder: Any, decoder: Any, **kwargs: Any) -> None:
-        super().__init__(encoder, decoder, **kwargs)
-        encoder_level = encoder.get_layer("conv_1")
-        decoder_level = decoder.get_layer("deconv_0")
-        self.encoder_with_features = keras.Model(
-            encoder.input, [encoder_level.output, *encoder.outputs]
-        )
-        self.decoder_top = keras.Model(decoder.input, decoder_level.output)
-        self.decoder_rest = [decoder.get_layer(name) for name in ("deconv_1", "deconv_2", "logits")]
-        side, channels = decoder_level.output.shape[1], decoder_level.output.shape[-1]
-        self.spatial_prior = layers.Conv2D(
-            2 * SPATIAL_CHANNELS, SPATIAL_KERNEL, padding="same", name="spatial_prior"
-        )
-        self.spatial_prior.build((None, side, side, channels))
-        self.spatial_posterior = layers.Conv2D(
-            2 * SPATIAL_CHANNELS, SPATIAL_KERNEL, padding="same", name="spatial_posterior"
-        )
-        self.spatial_posterior.build((None, side, side, channels + encoder_level.output.shape[-1]))
-        self.spatial_projection = layers.Conv2D(
-            channels, SPATIAL_KERNEL, padding="same", name="spatial_projection"
-        )
-        self.spatial_projection.build((None, side, side, SPATIAL_CHANNELS))
-
-    def _encode_sample_decode(self, images: Any, training: bool) -> dict[str, Any]:
-        features, z_mean, z_log_var = self.encoder_with_features(images, training=training)
-        z = self.sampler(z_mean, z_log_var)
-        top = ops.cast(self.decoder_top(z, training=training), "float32")
-        prior_mean, prior_log_var = ops.split(self.spatial_prior(top), 2, axis=-1)
-        both = ops.concatenate([top, ops.cast(features, "float32")], axis=-1)
-        mean_shift, log_var_shift = ops.split(self.spatial_posterior(both), 2, axis=-1)
-        posterior_mean = prior_mean + mean_shift
-        posterior_log_var = prior_log_var + log_var_shift
-        spatial = self.sampler(posterior_mean, posterior_log_var)
-        x = top + self.spatial_projection(spatial)
-        for layer in self.decoder_rest:
-            x = layer(x)
-        # KL(q(z₂|x, z) || p(z₂|z)) is unchanged by whitening z₂ with the prior's mean and
-        # scale, which turns the prior into N(0, I) and the posterior into N(mean_shift / prior
-        # scale, posterior variance / prior variance): so the spatial latent joins the analytic
-        # standard-normal KL of `VAE.compute_loss` as extra dimensions, exactly.
-        flat = (ops.shape(x)[0], -1)
-        whitened_mean = mean_shift * ops.exp(-0.5 * prior_log_var)
-        return {
-            "logits": x,
-            "z_mean": ops.concatenate([z_mean, ops.reshape(whitened_mean, flat)], axis=1),
-            "z_log_var": ops.concatenate([z_log_var, ops.reshape(log_var_shift, flat)], axis=1),
-        }

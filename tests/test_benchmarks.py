@@ -78,7 +78,7 @@ def table_row(output: str, name: str) -> list[float]:
 
 
 def test_preset_ablation_trains_each_variant_and_family(benchmark_project: Path) -> None:
-    variants = ["textbook", "default", "default_local_autoregressive", "default_two_level"]
+    variants = ["textbook", "default", "default_local_autoregressive", "ladder", "vamp"]
     output = run_benchmark(
         benchmark_project,
         "preset_ablation.py",

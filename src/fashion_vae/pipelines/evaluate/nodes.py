@@ -43,7 +43,7 @@ BINARIZED_PROTOCOL = (
     "importance_samples draws from the encoder's posterior of the binarized image (the IWAE "
     "bound, which tends to -log p(x) as the draws grow). Published Fashion-MNIST tables use "
     "this protocol with all 10,000 images and 5,000 draws, on models trained on binarized "
-    "images; this model is trained on continuous pixels."
+    "images (here: training.binarize: dynamic)."
 )
 LIKELIHOOD_NOTE = (
     "Bernoulli likelihood on continuous pixels in [0, 1] (binary cross-entropy): not a "
