@@ -103,6 +103,12 @@ def main() -> None:
             )
         curve = ", ".join(f"{v:.1f}" for v in history["val_neg_elbo"])
         print(f"{name}: validation -ELBO per epoch {curve}", flush=True)
+        # Each variant's figures as soon as it is done: a long comparison may be cut short.
+        print(
+            f"{name}: {history['seconds'].median():.1f} s/epoch, test -ELBO "
+            f"{test['neg_elbo']:.2f} (KL {test['kl']:.2f}), binarized {test.get('binarized', '-')}",
+            flush=True,
+        )
         results.append((name, history, test))
 
     baseline_seconds = results[0][1]["seconds"].sum()
