@@ -25,6 +25,18 @@ from fashion_vae.sweep import SweepConfigError, with_member_parameters
 
 MEMBERS = ["latent_2", "latent_16"]  # conf/test/parameters_sweep.yml
 
+# The sweep without cache, sequentially, in a fresh process (a script for `python -c`).
+SEQUENTIAL_SWEEP = """
+import sys
+from pathlib import Path
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from fashion_vae.cache import CachingRunner
+bootstrap_project(Path(sys.argv[1]))
+with KedroSession.create(project_path=Path(sys.argv[1]), env="test") as session:
+    session.run(pipeline_names=["sweep"], runner=CachingRunner(enabled=False))
+"""
+
 
 def test_members_get_the_training_section_as_configured_with_their_own_settings() -> None:
     parameters = {
@@ -59,11 +71,13 @@ def sweep_project(
     tmp_path_factory: pytest.TempPathFactory,
     complete_run: SimpleNamespace,
     copy_of: Callable,
-    run_pipelines: Callable[..., None],
 ) -> Path:
-    """A copy of the complete run of the test environment, with one sweep."""
+    """A copy of the complete run of the test environment, with one sequential sweep run in a
+    fresh process, as each parallel worker runs: TensorFlow's thread pools, which change the
+    numerics, are fixed by a process's first op, so an in-process run would depend on which
+    tests ran before it in this process."""
     project = copy_of(complete_run.project, tmp_path_factory.mktemp("sweep") / "project")
-    run_pipelines(project, "sweep")
+    subprocess.run([sys.executable, "-c", SEQUENTIAL_SWEEP, str(project)], check=True, timeout=300)
     return project
 
 
@@ -101,31 +115,16 @@ def test_the_test_environment_sweeps_two_members(sweep_project: Path) -> None:
     assert len(_versions(models / "vae.keras")) == 1  # the complete run's, and no other
 
 
-# The sequential reference runs in a fresh process, as each parallel worker does: TensorFlow's
-# thread pools, which change the numerics, are fixed by a process's first op, so an in-process
-# run would depend on which tests ran before it in this process.
-SEQUENTIAL_SWEEP = """
-import sys
-from pathlib import Path
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
-from fashion_vae.cache import CachingRunner
-bootstrap_project(Path(sys.argv[1]))
-with KedroSession.create(project_path=Path(sys.argv[1]), env="test") as session:
-    session.run(pipeline_names=["sweep"], runner=CachingRunner(enabled=False))
-"""
-
-
-def test_parallel_runner_gives_the_sequential_table(sweep_project: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-c", SEQUENTIAL_SWEEP, str(sweep_project)], check=True, timeout=300
-    )
-    bootstrap_project(sweep_project)
-    with KedroSession.create(project_path=sweep_project, env="test") as session:
+def test_parallel_runner_gives_the_sequential_table(
+    sweep_project: Path, copy_of: Callable, tmp_path: Path
+) -> None:
+    project = copy_of(sweep_project, tmp_path / "project")
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, env="test") as session:
         # No cache: every node runs again, two members at a time.
         session.run(pipeline_names=["sweep"], runner=CachingParallelRunner(enabled=False))
-    reporting = sweep_project / "data" / "test_env" / "08_reporting" / "sweep"
-    *_, sequential, parallel = _versions(reporting / "comparison.csv")
+    reporting = project / "data" / "test_env" / "08_reporting" / "sweep"
+    sequential, parallel = _versions(reporting / "comparison.csv")
     pd.testing.assert_frame_equal(pd.read_csv(parallel), pd.read_csv(sequential))
 
 
