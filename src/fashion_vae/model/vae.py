@@ -344,24 +344,32 @@ class VAE(keras.Model):
         )
 
     def _encode_sample_decode(self, images: Any, training: bool) -> dict[str, Any]:
-        if not self.has_ladder:
-            z_mean, z_log_var = self.encoder(images, training=training)
-            z = self.sampler(z_mean, z_log_var)
-            logits = self.decoder(z, training=training)
-            return {"logits": logits, "z_mean": z_mean, "z_log_var": z_log_var, "z": z}
-        z_mean, z_log_var, context = self.encoder_with_context(images, training=training)
+        z_mean, z_log_var, context = self._encode(images, training)
         z = self.sampler(z_mean, z_log_var)
-        lower = self._decode_through_ladder(z, context, training)
-        return {"z_mean": z_mean, "z_log_var": z_log_var, "z": z, **lower}
+        return {
+            "z_mean": z_mean,
+            "z_log_var": z_log_var,
+            "z": z,
+            **self._decode(z, context, training),
+        }
 
     @property
     def has_ladder(self) -> bool:
         """Whether the decoder holds a second latent (`LadderLatent`)."""
         return hasattr(self, "encoder_with_context")
 
-    def _decode_through_ladder(self, z: Any, context: Any, training: bool) -> dict[str, Any]:
-        """The decoder's layers in turn, z₂ drawn from its posterior: logits, z₂'s KL and
-        log p(z₂|z) − log q(z₂|x, z)."""
+    def _encode(self, images: Any, training: bool) -> tuple[Any, Any, Any]:
+        """The posterior's mean and log-variance, and with a ladder the encoder's features that
+        its posterior corrects with (else None)."""
+        if not self.has_ladder:
+            return (*self.encoder(images, training=training), None)
+        return tuple(self.encoder_with_context(images, training=training))
+
+    def _decode(self, z: Any, context: Any, training: bool) -> dict[str, Any]:
+        """The logits; with a ladder, z₂ drawn from q(z₂|x, z) given the encoder's `context`,
+        and also z₂'s KL and log p(z₂|z) − log q(z₂|x, z)."""
+        if context is None:
+            return {"logits": self.decoder(z, training=training)}
         x, lower = z, {}
         for layer in self.decoder.layers[1:]:  # after the input; the decoder is a chain
             if isinstance(layer, LadderLatent):
@@ -371,16 +379,20 @@ class VAE(keras.Model):
                 x = layer(x, training=training)
         return {"logits": x, "lower_kl": lower["kl"], "lower_log_ratio": lower["log_ratio"]}
 
-    def log_likelihood(self, images: Any, z: Any) -> tuple[Any, Any]:
+    def ladder_context(self, images: Any) -> Any:
+        """The encoder's features that the ladder's posterior corrects with; None without one."""
+        return self._encode(images, training=False)[2]
+
+    def log_likelihood(self, images: Any, z: Any, context: Any = None) -> tuple[Any, Any]:
         """log p(x|z) per image, and 0; with a ladder, log p(x|z, z₂) and log p(z₂|z) −
         log q(z₂|x, z) for one draw z₂ ~ q(z₂|x, z): the exponent of their sum has expectation
-        p(x|z), what importance sampling needs."""
-        if not self.has_ladder:
-            log_likelihood = -reconstruction_loss(images, self.decoder(z))
-            return log_likelihood, ops.zeros_like(log_likelihood)
-        context = self.encoder_with_context(images)[2]
-        lower = self._decode_through_ladder(z, context, training=False)
-        return -reconstruction_loss(images, lower["logits"]), lower["lower_log_ratio"]
+        p(x|z), what importance sampling needs. Pass `ladder_context(images)` as `context` to
+        score many z of the same images without encoding them again."""
+        if context is None:
+            context = self.ladder_context(images)
+        decoded = self._decode(z, context, training=False)
+        log_likelihood = -reconstruction_loss(images, decoded["logits"])
+        return log_likelihood, decoded.get("lower_log_ratio", ops.zeros_like(log_likelihood))
 
     def prior_components(self) -> tuple[Any, Any] | None:
         """The VampPrior's K components, the posteriors (means, log-variances) of the

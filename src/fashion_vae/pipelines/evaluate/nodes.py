@@ -79,12 +79,13 @@ def _check_same_length(**arrays: np.ndarray) -> None:
 
 
 def _log_likelihood_model(vae: VAE) -> keras.Model:
-    """A model (images, z) → per image log p(x|z) and, with a ladder, the log-ratio of its
-    second latent's one draw (`VAE.log_likelihood`)."""
+    """A model (images, z[, the ladder's context]) → per image log p(x|z) and, with a ladder,
+    the log-ratio of its second latent's one draw (`VAE.log_likelihood`)."""
     return InShards(lambda inputs: vae.log_likelihood(*inputs), vae.batch_shards)
 
 
 def _importance_log_weights(
+    vae: VAE,
     scorer: keras.Model,
     images: np.ndarray,
     z_mean: np.ndarray,
@@ -96,14 +97,16 @@ def _importance_log_weights(
 ) -> tuple[np.ndarray, np.ndarray]:
     """K × B log p(x|z_k) and log-weights log p(x|z_k) + log p(z_k) − log q(z_k|x), the
     prior's `prior_components` given (with a ladder, log p(x|z_k, z₂) and its z₂'s log-ratio
-    added to the weight)."""
+    added to the weight, the images encoded once for all K)."""
+    context = vae.ladder_context(images)
+    ladder = [] if context is None else [keras.ops.convert_to_numpy(context)]
     std = np.exp(0.5 * z_log_var)
     z_mean64, z_log_var64 = z_mean.astype(np.float64), z_log_var.astype(np.float64)
     log_likelihood = np.empty((n_draws, len(images)))
     log_weights = np.empty((n_draws, len(images)))
     for k in range(n_draws):
         z = z_mean + std * rng.standard_normal(z_mean.shape, dtype=np.float32)
-        log_likelihood[k], lower_log_ratio = scorer.predict_on_batch([images, z])
+        log_likelihood[k], lower_log_ratio = scorer.predict_on_batch([images, z, *ladder])
         z64 = z.astype(np.float64)
         log_ratio = log_prior(z64, prior) - log_normal(z64, z_mean64, z_log_var64)
         log_weights[k] = log_likelihood[k] + lower_log_ratio + keras.ops.convert_to_numpy(log_ratio)
@@ -141,6 +144,7 @@ def likelihood_metrics(
     for start in range(0, n, batch_size):
         batch = slice(start, start + batch_size)
         log_likelihood, log_weights = _importance_log_weights(
+            vae,
             scorer,
             np.asarray(images[batch]),
             z_mean[batch],
@@ -207,6 +211,7 @@ def binarized_likelihood(
         parts = []
         for first in range(0, draws, _DRAWS_PER_LOG_LINE):
             _, log_weights = _importance_log_weights(
+                vae,
                 scorer,
                 binarized[batch],
                 z_mean[batch],
