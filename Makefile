@@ -15,13 +15,14 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 # The stamp is remade whenever pyproject.toml changes, so `make` reinstalls only when needed.
 # pip installs uv into the venv, and uv the project: several times faster than pip alone
-# (benchmarks/README.md). Set INSTALLER=pip for pip alone.
+# (benchmarks/README.md). Set INSTALLER=pip for pip alone. Both compile the bytecode at install:
+# where PYTHONDONTWRITEBYTECODE is set, every process would otherwise compile what it imports.
 INSTALLER ?= uv
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 ifeq ($(INSTALLER),uv)
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e ".[dev]"
+	$(BIN)/python -m uv pip install --quiet --compile-bytecode --python $(BIN)/python -e ".[dev]"
 else
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
