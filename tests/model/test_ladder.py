@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from fashion_vae.model import build_vae, decode_latents, encode_images
+from fashion_vae.model import VAE, build_vae, decode_latents, encode_images
 from fashion_vae.parameters import EvaluateParameters, VAEConfig
 from fashion_vae.pipelines.evaluate.nodes import binarized_likelihood, likelihood_metrics
 
@@ -114,3 +114,22 @@ def test_the_likelihood_bounds_of_a_ladder_model_are_ordered(images: np.ndarray)
     evaluate = EvaluateParameters(binarized_images=4, binarized_samples=10, batch_size=4)
     binarized = binarized_likelihood(vae, images, evaluate, seed=0)
     assert binarized["negative_log_likelihood"] <= binarized["negative_elbo"]
+
+
+def test_the_likelihood_encodes_each_batch_once_for_all_its_draws(
+    images: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vae = build_vae(ladder_config(), seed=0)
+    z_mean, z_log_var = encode_images(vae, images, 8)
+    encoded = []
+    ladder_context = VAE.ladder_context
+
+    def counted(self: VAE, batch: np.ndarray) -> object:
+        encoded.append(len(batch))
+        return ladder_context(self, batch)
+
+    monkeypatch.setattr(VAE, "ladder_context", counted)
+    likelihood_metrics(
+        vae, images, z_mean, z_log_var, n_samples=2, iwae_samples=20, batch_size=8, seed=0
+    )
+    assert encoded == [8, 8]  # two batches of 8 images, 20 draws each
