@@ -1,6 +1,7 @@
 """The latent density: mixtures fitted to synthetic codes, seeded sampling, JSON round trips."""
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -60,6 +61,15 @@ def test_the_active_dimensions_are_modelled_and_the_rest_drawn_from_the_prior() 
     nearest = np.argmin(np.linalg.norm(z[:, ACTIVE][:, None, :] - CENTRES[None], axis=2), axis=1)
     np.testing.assert_allclose(np.bincount(nearest, minlength=3) / len(z), 1 / 3, atol=0.04)
     assert np.all(np.min(np.linalg.norm(z[:, ACTIVE][:, None] - CENTRES, axis=2), axis=1) < 3)
+
+
+def test_the_fit_says_what_it_fits_before_it_starts(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="fashion_vae.model.latent_density"):
+        _fit()
+    first, *_ = caplog.messages
+    assert (
+        first == "Fitting a 3-component full mixture to 600 codes in 3 dimensions, then 2 per class"
+    )
 
 
 def test_class_conditional_samples_come_from_that_class() -> None:

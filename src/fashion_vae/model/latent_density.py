@@ -333,6 +333,15 @@ def fit_latent_density(
     dimensions = modelled_dimensions(z_mean, activity_threshold)
     codes = np.asarray(z_mean[:, dimensions], dtype=np.float64)
     seeds = rng.integers(2**32 - 1, size=len(class_names) + 1)
+    # The fit's time grows with the dimensions: minutes for a model with hundreds active.
+    logger.info(
+        "Fitting a %d-component %s mixture to %d codes in %d dimensions, then %d per class",
+        n_components,
+        covariance_type,
+        len(codes),
+        len(dimensions),
+        class_components,
+    )
     started = time.perf_counter()
     overall = fit_mixture(
         codes,
