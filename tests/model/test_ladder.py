@@ -133,3 +133,19 @@ def test_the_likelihood_encodes_each_batch_once_for_all_its_draws(
         vae, images, z_mean, z_log_var, n_samples=2, iwae_samples=20, batch_size=8, seed=0
     )
     assert encoded == [8, 8]  # two batches of 8 images, 20 draws each
+
+
+def test_a_model_without_a_ladder_scores_without_encoding(
+    images: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vae = build_vae(ladder_config(ladder_channels=0), seed=0)
+    z_mean, z_log_var = encode_images(vae, images, 8)
+
+    def no_encoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the likelihood of a model without a ladder ran its encoder")
+
+    monkeypatch.setattr(vae.encoder, "call", no_encoding)
+    result = likelihood_metrics(
+        vae, images, z_mean, z_log_var, n_samples=2, iwae_samples=5, batch_size=8, seed=0
+    )
+    assert result["log_likelihood"]["negative_log_likelihood_iwae"] > 0

@@ -380,8 +380,11 @@ class VAE(keras.Model):
         return {"logits": x, "lower_kl": lower["kl"], "lower_log_ratio": lower["log_ratio"]}
 
     def ladder_context(self, images: Any) -> Any:
-        """The encoder's features that the ladder's posterior corrects with; None without one."""
-        return self._encode(images, training=False)[2]
+        """The encoder's features that the ladder's posterior corrects with; None without one
+        (and then nothing is encoded)."""
+        if not self.has_ladder:
+            return None
+        return self.encoder_with_context(images, training=False)[2]
 
     def log_likelihood(self, images: Any, z: Any, context: Any = None) -> tuple[Any, Any]:
         """log p(x|z) per image, and 0; with a ladder, log p(x|z, z₂) and log p(z₂|z) −
