@@ -111,15 +111,11 @@ def test_metrics_preview_is_the_metrics_json(viz: Viz) -> None:
 
 
 def _figures(viz: Viz) -> dict[str, dict[str, Any]]:
-    """Every dataset written by matplotlib, by name, with its metadata."""
+    """Every `<name>_figure` dataset (the catalog's Matplotlib figures), with its metadata."""
     figures = {}
     for node_id, node in viz.nodes.items():
-        if node["type"] != "data":
-            continue
-        metadata = viz.metadata(node_id)
-        types = (metadata.get("type") or "", metadata.get("original_type") or "")
-        if any(t.endswith("MatplotlibDataset") for t in types):
-            figures[node["name"].removesuffix("_figure")] = metadata
+        if node["type"] == "data" and node["name"].endswith("_figure"):
+            figures[node["name"].removesuffix("_figure")] = viz.metadata(node_id)
     return figures
 
 

@@ -18,7 +18,7 @@ from kedro.runner import ParallelRunner, ThreadRunner
 from pluggy import PluginManager
 
 from fashion_vae.cache import MANIFEST_DATASET, REUSED, CachingRunner, ManifestDataset, with_cache
-from fashion_vae.datasets import NumpyDataset
+from fashion_vae.datasets import NumpyDataset, StagedVersionsDataset
 
 WriteModule = Callable[[str], types.ModuleType]
 
@@ -71,13 +71,15 @@ class Project:
     def catalog(self, save_version: str, catalog_class: type = DataCatalog) -> DataCatalog:
         """A new catalog: `raw` is versioned, names in `memory` are not persisted."""
         datasets = {
-            name: NumpyDataset(
-                filepath=str(self.data / f"{name}.npy"),
-                version=Version(None, save_version) if name == "raw" else None,
-            )
-            for name in ("raw", "doubled", "shifted", "total")
+            name: NumpyDataset(filepath=str(self.data / f"{name}.npy"))
+            for name in ("doubled", "shifted", "total")
             if name not in self.memory
         }
+        if "raw" not in self.memory:
+            datasets["raw"] = StagedVersionsDataset(
+                dataset={"type": NumpyDataset, "filepath": str(self.data / "raw.npy")},
+                version=Version(None, save_version),
+            )
         for name, value in self.params.items():
             datasets[f"params:{name}"] = MemoryDataset(value)
         return catalog_class(datasets=datasets)

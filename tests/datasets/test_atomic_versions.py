@@ -1,16 +1,17 @@
 """A versioned save that fails or is killed midway never leaves a newest version to load.
 
 Kedro loads the newest ``<filepath>/*/<name>`` that exists, so every versioned dataset the
-catalogs use must publish a version only once it is whole (``StagedVersionsMixin``). Each
+catalogs use must publish a version only once it is whole (``StagedVersionsDataset``). Each
 test saves version A, breaks the save of a later version B halfway through its bytes, and
-checks that a fresh dataset still loads A. kedro-datasets' own classes, which write into
-``<filepath>/<B>/`` directly, serve as the control: the same broken save leaves a B there
-that Kedro would load, so the injected failures do write a partial file.
+checks that a fresh dataset still loads A. kedro-datasets' own classes, versioned alone, which
+write into ``<filepath>/<B>/`` directly, serve as the control: the same broken save leaves a B
+there that Kedro would load, so the injected failures do write a partial file.
 """
 
 from __future__ import annotations
 
 import errno
+import inspect
 import io
 import os
 import signal
@@ -42,14 +43,10 @@ from PIL import Image
 
 import fashion_vae.datasets
 from fashion_vae.datasets import (
-    CSVDataset,
-    ImageDataset,
-    JSONDataset,
     MatplotlibDataset,
     NumpyDataset,
-    StagedVersionsMixin,
+    StagedVersionsDataset,
     TensorFlowModelDataset,
-    TextDataset,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -137,9 +134,15 @@ def _figure(height: float) -> Figure:
     return figure
 
 
+def staged(dataset_type: type, filepath: Path | str, version: Version | None, **kwargs: Any) -> Any:
+    """A ``StagedVersionsDataset`` of ``dataset_type`` at ``filepath``."""
+    config = {"type": dataset_type, "filepath": str(filepath), **kwargs}
+    return StagedVersionsDataset(dataset=config, version=version)
+
+
 @dataclass(frozen=True)
 class Case:
-    """One project dataset class, how to break its save, and its kedro-datasets original."""
+    """One wrapped dataset type, how to break its save, and its kedro-datasets original."""
 
     name: str
     dataset_type: type
@@ -152,10 +155,18 @@ class Case:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     def make(self, folder: Path, version: str | None, dataset_type: type | None = None) -> Any:
-        dataset_type = dataset_type or self.dataset_type
+        """The wrapped type, staged; or `dataset_type` versioned alone (the control)."""
+        if dataset_type is None:
+            return staged(
+                self.dataset_type, folder / self.basename, Version(None, version), **self.kwargs
+            )
         return dataset_type(
             filepath=str(folder / self.basename), version=Version(None, version), **self.kwargs
         )
+
+    def plain(self, folder: Path) -> Any:
+        """The wrapped type alone, unversioned: its filesystem and open arguments."""
+        return self.dataset_type(filepath=str(folder / self.basename), **self.kwargs)
 
 
 CASES = [
@@ -171,7 +182,7 @@ CASES = [
     ),
     Case(
         "json",
-        JSONDataset,
+        kedro_datasets.json.JSONDataset,
         kedro_datasets.json.JSONDataset,
         "metrics.json",
         lambda: {"fid": 12.5},
@@ -182,7 +193,7 @@ CASES = [
     ),
     Case(
         "csv",
-        CSVDataset,
+        kedro_datasets.pandas.CSVDataset,
         kedro_datasets.pandas.CSVDataset,
         "history.csv",
         lambda: pd.DataFrame({"epoch": [1, 2], "loss": [0.5, 0.25]}),
@@ -204,7 +215,7 @@ CASES = [
     ),
     Case(
         "pillow",
-        ImageDataset,
+        kedro_datasets.pillow.ImageDataset,
         kedro_datasets.pillow.ImageDataset,
         "image.png",
         lambda: Image.new("L", (8, 8), 40),
@@ -214,7 +225,7 @@ CASES = [
     ),
     Case(
         "text",
-        TextDataset,
+        kedro_datasets.text.TextDataset,
         kedro_datasets.text.TextDataset,
         "report.html",
         lambda: "<p>A</p>",
@@ -250,7 +261,7 @@ def _save_a_then_break_b(
 
     dataset_b = case.make(folder, B, dataset_type)
     with monkeypatch.context() as patch:
-        case.break_save(patch, dataset_b)
+        case.break_save(patch, case.plain(folder) if dataset_type is None else dataset_b)
         with pytest.raises(DatasetError, match="injected"):
             dataset_b.save(case.data_b())
     return data_a, bytes_a
@@ -304,14 +315,20 @@ def test_successful_save_is_the_latest_version_at_once(case: Case, tmp_path: Pat
     assert [path.name for path in tmp_path.iterdir()] == [case.basename]
 
 
-def test_unversioned_and_remote_saves_are_kedro_datasets_own(tmp_path: Path) -> None:
+def _text(filepath: Path | str, version: Version | None = None) -> Any:
+    """kedro-datasets' TextDataset, staged."""
+    return staged(kedro_datasets.text.TextDataset, filepath, version)
+
+
+def test_unversioned_and_remote_saves_are_the_wrapped_datasets_own(tmp_path: Path) -> None:
     """Only versioned local saves are staged: others write where they always did."""
-    plain = TextDataset(filepath=str(tmp_path / "plain.txt"))
+    plain = _text(tmp_path / "plain.txt")
     plain.save("plain")
     assert (tmp_path / "plain.txt").read_text() == "plain"
     assert [path.name for path in tmp_path.iterdir()] == ["plain.txt"]
+    assert plain.load() == "plain"
 
-    remote = TextDataset(filepath="memory://bucket/remote.txt", version=Version(None, B))
+    remote = _text("memory://bucket/remote.txt", Version(None, B))
     remote.save("remote")
     memory, filepath = remote._fs, str(remote._filepath)
     assert memory.find(filepath) == [f"{filepath}/{B}/remote.txt"]
@@ -322,7 +339,7 @@ def test_unversioned_and_remote_saves_are_kedro_datasets_own(tmp_path: Path) -> 
 
 def test_versioning_a_previously_unversioned_file_keeps_kedros_message(tmp_path: Path) -> None:
     (tmp_path / "report.html").write_text("unversioned")
-    dataset = TextDataset(filepath=str(tmp_path / "report.html"), version=Version(None, B))
+    dataset = _text(tmp_path / "report.html", Version(None, B))
 
     with pytest.raises(DatasetError, match="a file with the same name already exists"):
         dataset.save("versioned")
@@ -331,11 +348,21 @@ def test_versioning_a_previously_unversioned_file_keeps_kedros_message(tmp_path:
 
 
 def test_saving_an_existing_version_is_refused_before_writing(tmp_path: Path) -> None:
-    TextDataset(filepath=str(tmp_path / "r.txt"), version=Version(None, A)).save("first")
+    _text(tmp_path / "r.txt", Version(None, A)).save("first")
 
     with pytest.raises(DatasetError, match="must not exist"):
-        TextDataset(filepath=str(tmp_path / "r.txt"), version=Version(None, A)).save("second")
+        _text(tmp_path / "r.txt", Version(None, A)).save("second")
     assert (tmp_path / "r.txt" / A / "r.txt").read_text() == "first"
+
+
+def test_versioned_belongs_to_the_wrapper_and_a_filepath_to_the_wrapped(tmp_path: Path) -> None:
+    text = "text.TextDataset"
+    with pytest.raises(DatasetError, match="put 'versioned' on the StagedVersionsDataset"):
+        StagedVersionsDataset(
+            dataset={"type": text, "filepath": str(tmp_path / "r.txt"), "versioned": True}
+        )
+    with pytest.raises(DatasetError, match="wraps a dataset with a 'filepath'"):
+        StagedVersionsDataset(dataset={"type": text})
 
 
 def test_models_still_load_in_safe_mode_by_default(tmp_path: Path) -> None:
@@ -344,8 +371,8 @@ def test_models_still_load_in_safe_mode_by_default(tmp_path: Path) -> None:
     assert dataset._load_args["safe_mode"] is True
 
 
-def test_subclasses_keep_the_attributes_the_node_cache_reads(tmp_path: Path) -> None:
-    dataset = JSONDataset(filepath=str(tmp_path / "m.json"), version=Version(None, B))
+def test_the_wrapper_keeps_the_attributes_the_node_cache_reads(tmp_path: Path) -> None:
+    dataset = staged(kedro_datasets.json.JSONDataset, tmp_path / "m.json", Version(None, B))
     dataset.save({"a": 1})
 
     assert isinstance(dataset, AbstractVersionedDataset)
@@ -354,19 +381,22 @@ def test_subclasses_keep_the_attributes_the_node_cache_reads(tmp_path: Path) -> 
     assert dataset.resolve_load_version() == B
     assert str(dataset._get_load_path()) == str(tmp_path / "m.json" / B / "m.json")
     assert dataset._copy(_version=Version(B, None)).load() == {"a": 1}
-    assert "fashion_vae.datasets.json_dataset.JSONDataset(filepath=" in repr(dataset)
+    assert "StagedVersionsDataset(filepath=PurePosixPath(" in repr(dataset)
+    assert "dataset='JSONDataset'" in repr(dataset)
 
 
-def test_subclass_of_a_staged_dataset_stages_once(tmp_path: Path) -> None:
-    class Report(TextDataset):
-        pass
+def test_kedro_viz_previews_the_wrapped_type_of_the_loaded_version(tmp_path: Path) -> None:
+    figure = staged(MatplotlibDataset, tmp_path / "f.png", Version(None, A), save_args={"dpi": 20})
+    figure.save(_figure(1.0))
+    preview = figure.preview  # kedro-viz picks the renderer by the return annotation
+    annotation = inspect.signature(preview).return_annotation
+    assert getattr(annotation, "__name__", str(annotation)) == "ImagePreview"  # as kedro-viz
+    upstream = kedro_datasets.matplotlib.MatplotlibDataset(
+        filepath=str(tmp_path / "f.png" / A / "f.png")
+    )
+    assert preview() == upstream.preview()
 
-    dataset = Report(filepath=str(tmp_path / "r.txt"), version=Version(None, None))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)
-        dataset.save("report")
-    assert dataset.load() == "report"
-    assert [path.name for path in tmp_path.iterdir()] == ["r.txt"]
+    assert not hasattr(staged(NumpyDataset, tmp_path / "a.npy", None), "preview")
 
 
 def _versioned_entries() -> dict[str, dict[str, Any]]:
@@ -383,15 +413,15 @@ def _versioned_entries() -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("entry", _versioned_entries().values(), ids=_versioned_entries())
 def test_versioned_catalog_entries_publish_whole_versions(entry: dict[str, Any]) -> None:
-    assert entry["type"].startswith("fashion_vae.datasets.")
-    assert issubclass(load_obj(entry["type"]), StagedVersionsMixin)
+    assert load_obj(entry["type"]) is StagedVersionsDataset
 
 
 def test_package_imports_heavy_dataset_modules_only_on_use() -> None:
     code = (
         "import sys, fashion_vae.datasets as d\n"
-        "assert 'tensorflow' not in sys.modules and 'pandas' not in sys.modules\n"
-        "assert d.TextDataset.__module__ == 'fashion_vae.datasets.text_dataset'\n"
+        "heavy = ('tensorflow', 'pandas', 'matplotlib')\n"
+        "assert not [name for name in heavy if name in sys.modules]\n"
+        "assert d.MatplotlibDataset.__module__ == 'fashion_vae.datasets.matplotlib_dataset'\n"
         "assert 'tensorflow' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=_child_env(), timeout=120)
@@ -408,11 +438,17 @@ _BLOCKING_SAVE = textwrap.dedent(
     from pathlib import Path
     from kedro.io import Version
     from kedro.utils import load_obj
+    from fashion_vae.datasets import StagedVersionsDataset
 
     dataset_type, folder, version = sys.argv[1:4]
-    dataset = load_obj(dataset_type)(
-        filepath=str(Path(folder) / "report.html"), version=Version(None, version)
-    )
+    arguments = {"filepath": str(Path(folder) / "report.html"), "version": Version(None, version)}
+    if dataset_type == "staged":
+        dataset = StagedVersionsDataset(
+            dataset={"type": "text.TextDataset", "filepath": arguments.pop("filepath")},
+            **arguments,
+        )
+    else:
+        dataset = load_obj(dataset_type)(**arguments)
 
     class Blocking:
         def __init__(self, file):
@@ -429,13 +465,15 @@ _BLOCKING_SAVE = textwrap.dedent(
             (Path(folder) / "ready").touch()
             time.sleep(120)
 
-    real_open = dataset._fs.open
+    # kedro-datasets' TextDataset shares its filesystem with every one made alike.
+    filesystem = load_obj("kedro_datasets.text.TextDataset")(filepath=folder)._fs
+    real_open = filesystem.open
 
     def open_(path, mode="rb", **kwargs):
         file = real_open(path, mode, **kwargs)
         return Blocking(file) if mode == "w" else file  # the text file, not the one under it
 
-    dataset._fs.open = open_
+    filesystem.open = open_
     dataset.save("<p>B</p>" * 1000)
     """
 )
@@ -445,9 +483,9 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
-def _kill_mid_save(dataset_type: type, folder: Path) -> None:
-    """Starts `_BLOCKING_SAVE` of version B, waits until it is mid-write, and SIGKILLs it."""
-    type_path = f"{dataset_type.__module__}.{dataset_type.__name__}"
+def _kill_mid_save(dataset_type: type | None, folder: Path) -> None:
+    """Starts `_BLOCKING_SAVE` of version B (staged if no type), kills it mid-write."""
+    type_path = f"{dataset_type.__module__}.{dataset_type.__name__}" if dataset_type else "staged"
     command = [sys.executable, "-c", _BLOCKING_SAVE, type_path, str(folder), B]
     child = subprocess.Popen(command, env=_child_env())
     try:
@@ -470,20 +508,20 @@ def test_killed_save_leaves_no_visible_newest_version(tmp_path: Path) -> None:
     half-written file: outside `report.html/`, so invisible to loads, which only look at
     `report.html/*/report.html`; the next save of that version replaces it.
     """
-    TextDataset(filepath=str(tmp_path / "report.html"), version=Version(None, A)).save("<p>A</p>")
+    _text(tmp_path / "report.html", Version(None, A)).save("<p>A</p>")
 
-    _kill_mid_save(TextDataset, tmp_path)
+    _kill_mid_save(None, tmp_path)
 
-    fresh = TextDataset(filepath=str(tmp_path / "report.html"), version=Version(None, None))
+    fresh = _text(tmp_path / "report.html", Version(None, None))
     assert fresh.resolve_load_version() == A
     assert fresh.load() == "<p>A</p>"
     assert not (tmp_path / "report.html" / B).exists()
     leftover = tmp_path / ".report.html.saving" / B / "report.html"
     assert 0 < len(leftover.read_bytes()) < len("<p>B</p>" * 1000)
 
-    TextDataset(filepath=str(tmp_path / "report.html"), version=Version(None, B)).save("<p>B</p>")
+    _text(tmp_path / "report.html", Version(None, B)).save("<p>B</p>")
     assert fresh.load() == "<p>A</p>"  # its load version was resolved before
-    latest = TextDataset(filepath=str(tmp_path / "report.html"), version=Version(None, None))
+    latest = _text(tmp_path / "report.html", Version(None, None))
     assert latest.load() == "<p>B</p>"
     assert [path.name for path in tmp_path.iterdir()] == ["report.html"]
 

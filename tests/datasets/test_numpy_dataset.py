@@ -1,4 +1,4 @@
-"""Tests for ``NumpyDataset``: memory-mapped loads, versioning, and atomic saves."""
+"""Tests for ``NumpyDataset``: memory-mapped loads, atomic saves, and versions when wrapped."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 from kedro.io import DataCatalog, DatasetError, Version
 
-from fashion_vae.datasets import NumpyDataset
+from fashion_vae.datasets import NumpyDataset, StagedVersionsDataset
+
+
+def versioned(filepath: Path | str, version: Version) -> StagedVersionsDataset:
+    """A ``NumpyDataset`` versioned as the catalogs version it."""
+    return StagedVersionsDataset(
+        dataset={"type": "fashion_vae.datasets.NumpyDataset", "filepath": str(filepath)},
+        version=version,
+    )
 
 
 @pytest.fixture
@@ -142,11 +150,11 @@ def test_save_rejects_non_arrays(tmp_path: Path) -> None:
 
 def test_versioning(tmp_path: Path, array: np.ndarray) -> None:
     path = tmp_path / "array.npy"
-    dataset = NumpyDataset(filepath=str(path), version=Version(None, None))
+    dataset = versioned(str(path), Version(None, None))
     assert not dataset.exists()
 
     first_version = "2024-01-01T00.00.00.000Z"
-    NumpyDataset(filepath=str(path), version=Version(None, first_version)).save(array)
+    versioned(str(path), Version(None, first_version)).save(array)
     dataset.save(array * 2)
 
     versions = dataset.list_versions(full_path=False)
@@ -155,18 +163,18 @@ def test_versioning(tmp_path: Path, array: np.ndarray) -> None:
     assert (path / first_version / "array.npy").is_file()
     assert dataset.exists()
     np.testing.assert_array_equal(dataset.load(), array * 2)
-    pinned = NumpyDataset(filepath=str(path), version=Version(first_version, None))
+    pinned = versioned(str(path), Version(first_version, None))
     np.testing.assert_array_equal(pinned.load(), array)
     with pytest.raises(DatasetError, match="must not exist"):
-        NumpyDataset(filepath=str(path), version=Version(None, first_version)).save(array)
+        versioned(str(path), Version(None, first_version)).save(array)
 
 
 def test_release_forgets_cached_load_version(tmp_path: Path, array: np.ndarray) -> None:
     path = str(tmp_path / "array.npy")
-    reader = NumpyDataset(filepath=path, version=Version(None, None))
-    NumpyDataset(filepath=path, version=Version(None, "2024-01-01T00.00.00.000Z")).save(array)
+    reader = versioned(path, Version(None, None))
+    versioned(path, Version(None, "2024-01-01T00.00.00.000Z")).save(array)
     np.testing.assert_array_equal(reader.load(), array)
-    NumpyDataset(filepath=path, version=Version(None, "2024-01-02T00.00.00.000Z")).save(array * 2)
+    versioned(path, Version(None, "2024-01-02T00.00.00.000Z")).save(array * 2)
 
     reader.release()
 
@@ -177,8 +185,11 @@ def test_versioned_catalog_entry(tmp_path: Path, array: np.ndarray) -> None:
     catalog = DataCatalog.from_config(
         {
             "features": {
-                "type": "fashion_vae.datasets.NumpyDataset",
-                "filepath": str(tmp_path / "features.npy"),
+                "type": "fashion_vae.datasets.StagedVersionsDataset",
+                "dataset": {
+                    "type": "fashion_vae.datasets.NumpyDataset",
+                    "filepath": str(tmp_path / "features.npy"),
+                },
                 "versioned": True,
             }
         }
@@ -191,14 +202,13 @@ def test_versioned_catalog_entry(tmp_path: Path, array: np.ndarray) -> None:
 
 
 def test_describe(tmp_path: Path) -> None:
-    dataset = NumpyDataset(filepath=str(tmp_path / "array.npy"), version=Version("v1", None))
+    dataset = NumpyDataset(filepath=str(tmp_path / "array.npy"))
 
     description = dataset._describe()
 
-    assert set(description) == {"filepath", "protocol", "load_args", "version"}
+    assert set(description) == {"filepath", "protocol", "load_args"}
     assert description["protocol"] == "file"
     assert description["load_args"] == {"mmap_mode": "r", "allow_pickle": False}
-    assert description["version"] == Version("v1", None)
 
 
 def test_other_fsspec_filesystems_load_fully(array: np.ndarray) -> None:

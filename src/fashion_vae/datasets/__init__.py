@@ -1,38 +1,31 @@
 """Kedro datasets for the project's file formats.
 
-The kedro-datasets types that the catalogs version are here too, as subclasses whose versioned
-local saves appear only when whole (``StagedVersionsMixin``). They import on first use, so that
-importing this package does not import TensorFlow, pandas or Matplotlib.
+``StagedVersionsDataset`` wraps any of them, or a kedro-datasets type, so that a versioned
+local save appears only when whole. The two that extend kedro-datasets' Keras and Matplotlib
+types import on first use, so that importing this package does not import TensorFlow or
+Matplotlib.
 """
 
 from importlib import import_module
 from typing import Any
 
-from ._staged_versions import StagedVersionsMixin
 from .idx_dataset import IDXDataset
 from .image_folder_dataset import ImageFolderDataset
 from .numpy_dataset import NumpyDataset
+from .staged_versions_dataset import StagedVersionsDataset
 
 _LAZY = {
-    "CSVDataset": ".csv_dataset",
-    "ImageDataset": ".image_dataset",
-    "JSONDataset": ".json_dataset",
     "MatplotlibDataset": ".matplotlib_dataset",
     "TensorFlowModelDataset": ".tensorflow_model_dataset",
-    "TextDataset": ".text_dataset",
 }
 
 __all__ = [
-    "CSVDataset",
     "IDXDataset",
-    "ImageDataset",
     "ImageFolderDataset",
-    "JSONDataset",
     "MatplotlibDataset",
     "NumpyDataset",
-    "StagedVersionsMixin",
+    "StagedVersionsDataset",
     "TensorFlowModelDataset",
-    "TextDataset",
 ]
 
 

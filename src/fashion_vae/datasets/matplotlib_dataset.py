@@ -1,5 +1,5 @@
-"""``MatplotlibDataset``: kedro-datasets' ``matplotlib.MatplotlibDataset``, versions whole,
-and a figure read back as the image it saved."""
+"""``MatplotlibDataset``: kedro-datasets' ``matplotlib.MatplotlibDataset``, and a figure read
+back as the image it saved."""
 
 import io
 
@@ -7,17 +7,13 @@ from kedro.io.core import get_filepath_str
 from kedro_datasets.matplotlib import MatplotlibDataset as _MatplotlibDataset
 from PIL import Image
 
-from ._staged_versions import StagedVersionsMixin
 
-
-class MatplotlibDataset(StagedVersionsMixin, _MatplotlibDataset):
+class MatplotlibDataset(_MatplotlibDataset):
     """``MatplotlibDataset`` saves one or more Matplotlib figures as image files to an
     underlying filesystem (e.g. local, S3, GCS), exactly as
-    ``kedro_datasets.matplotlib.MatplotlibDataset`` does, except that a versioned save to
-    local files publishes its version only once every image is complete
-    (``StagedVersionsMixin``), so a failed or killed save never becomes the latest version,
-    and that a single figure loads back as the image it saved (a Pillow image): one dataset,
-    without transcoding, that a report reads and kedro-viz previews.
+    ``kedro_datasets.matplotlib.MatplotlibDataset`` does, except that a single figure loads
+    back as the image it saved (a Pillow image): one dataset, without transcoding, that a
+    report reads and kedro-viz previews.
 
     Example catalog entry:
 
@@ -25,7 +21,6 @@ class MatplotlibDataset(StagedVersionsMixin, _MatplotlibDataset):
     loss_curve_figure:
       type: fashion_vae.datasets.MatplotlibDataset
       filepath: data/08_reporting/loss_curve.png
-      versioned: true
       save_args:
         dpi: 100
     ```

@@ -1,4 +1,4 @@
-"""``NumpyDataset`` loads and saves one numpy array as a versionable ``.npy`` file."""
+"""``NumpyDataset`` loads and saves one numpy array as a ``.npy`` file."""
 
 from __future__ import annotations
 
@@ -10,25 +10,23 @@ from typing import Any, BinaryIO
 import fsspec
 import numpy as np
 from kedro.io.core import (
-    AbstractVersionedDataset,
+    AbstractDataset,
     DatasetError,
-    Version,
     get_filepath_str,
     get_protocol_and_path,
 )
 
 from ._atomic import write_atomically
-from ._staged_versions import StagedVersionsMixin
 
 
-class NumpyDataset(StagedVersionsMixin, AbstractVersionedDataset[np.ndarray, np.ndarray]):
+class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
     """Loads/saves one numpy array from/to a ``.npy`` file on any fsspec filesystem.
 
     Local files are memory-mapped read-only by default (``load_args: {mmap_mode: r}``), so
     loading is instant and pages are shared between processes; other filesystems are read
     fully into memory, as memory maps need a local file. Pickled (object) arrays are refused
-    both ways, because unpickling a file can run arbitrary code. A versioned local save
-    publishes its version folder only once the file is complete (``StagedVersionsMixin``).
+    both ways, because unpickling a file can run arbitrary code. A local save replaces the
+    file whole, or not at all. Versioned, it is the ``dataset`` of a ``StagedVersionsDataset``.
 
     Example catalog entry:
 
@@ -36,7 +34,6 @@ class NumpyDataset(StagedVersionsMixin, AbstractVersionedDataset[np.ndarray, np.
     train_features:
       type: fashion_vae.datasets.NumpyDataset
       filepath: data/04_feature/train_features.npy
-      versioned: true
     ```
     """
 
@@ -51,7 +48,6 @@ class NumpyDataset(StagedVersionsMixin, AbstractVersionedDataset[np.ndarray, np.
         *,
         filepath: str | os.PathLike,
         load_args: dict[str, Any] | None = None,
-        version: Version | None = None,
         credentials: dict[str, Any] | None = None,
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
@@ -65,18 +61,12 @@ class NumpyDataset(StagedVersionsMixin, AbstractVersionedDataset[np.ndarray, np.
         _fs_open_args_save = _fs_args.pop("open_args_save", {})
         _credentials = deepcopy(credentials) or {}
 
-        protocol, path = get_protocol_and_path(filepath, version)
+        protocol, path = get_protocol_and_path(filepath)
 
         self._protocol = protocol
         self._fs = fsspec.filesystem(self._protocol, **_credentials, **_fs_args)
         self.metadata = metadata
-
-        super().__init__(
-            filepath=PurePosixPath(path),
-            version=version,
-            exists_function=self._fs.exists,
-            glob_function=self._fs.glob,
-        )
+        self._filepath = PurePosixPath(path)
 
         self._load_args = {**self.DEFAULT_LOAD_ARGS, **(load_args or {}), "allow_pickle": False}
         self._fs_open_args_load = {
@@ -94,12 +84,11 @@ class NumpyDataset(StagedVersionsMixin, AbstractVersionedDataset[np.ndarray, np.
             "filepath": self._filepath,
             "protocol": self._protocol,
             "load_args": self._load_args,
-            "version": self._version,
         }
 
     def load(self) -> np.ndarray:
         """Loads the array, memory-mapped for local files unless ``mmap_mode`` is null."""
-        load_path = get_filepath_str(self._get_load_path(), self._protocol)
+        load_path = get_filepath_str(self._filepath, self._protocol)
         try:
             if self._protocol == "file":
                 data = np.load(load_path, **self._load_args)
@@ -123,7 +112,7 @@ class NumpyDataset(StagedVersionsMixin, AbstractVersionedDataset[np.ndarray, np.
             raise DatasetError(
                 f"NumpyDataset can only save numpy arrays, got {type(data).__name__}"
             )
-        save_path = get_filepath_str(self._get_save_path(), self._protocol)
+        save_path = get_filepath_str(self._filepath, self._protocol)
 
         def write(out: BinaryIO) -> None:
             np.save(out, data, allow_pickle=False)
@@ -132,15 +121,11 @@ class NumpyDataset(StagedVersionsMixin, AbstractVersionedDataset[np.ndarray, np.
         self._invalidate_cache()
 
     def _exists(self) -> bool:
-        """Tells whether the (versioned) file exists."""
-        try:
-            load_path = get_filepath_str(self._get_load_path(), self._protocol)
-        except DatasetError:
-            return False
-        return self._fs.exists(load_path)
+        """Tells whether the file exists."""
+        return self._fs.exists(get_filepath_str(self._filepath, self._protocol))
 
     def _release(self) -> None:
-        """Drops cached versions and filesystem listings."""
+        """Drops filesystem listings."""
         super()._release()
         self._invalidate_cache()
 

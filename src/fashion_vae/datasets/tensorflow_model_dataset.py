@@ -1,22 +1,18 @@
-"""``TensorFlowModelDataset``: kedro-datasets' Keras model dataset, whose versions appear whole."""
+"""``TensorFlowModelDataset``: kedro-datasets' Keras model dataset, loading for this machine."""
 
 from typing import Any
 
 from kedro_datasets.tensorflow import TensorFlowModelDataset as _TensorFlowModelDataset
 
-from ._staged_versions import StagedVersionsMixin
 
-
-class TensorFlowModelDataset(StagedVersionsMixin, _TensorFlowModelDataset):
+class TensorFlowModelDataset(_TensorFlowModelDataset):
     """``TensorFlowModelDataset`` loads and saves Keras models (``.keras`` or ``.h5``) through
     ``tf.keras.models.load_model`` / ``save_model``, exactly as
-    ``kedro_datasets.tensorflow.TensorFlowModelDataset`` does, except that a versioned save to
-    a local file publishes its version only once the model file is completely copied into
-    place (``StagedVersionsMixin``), so a failed or killed save never becomes the latest
-    version. Models still load with ``safe_mode=True`` by default, which refuses to run code
-    stored in a model file (such as a ``Lambda`` layer's). A loaded model computes as fast as
-    this machine allows (``fashion_vae.model.on_this_machine``): bfloat16 layers in float32
-    where bfloat16 is not native here, and a VAE with this machine's batch split.
+    ``kedro_datasets.tensorflow.TensorFlowModelDataset`` does. Models still load with
+    ``safe_mode=True`` by default, which refuses to run code stored in a model file (such as
+    a ``Lambda`` layer's). A loaded model computes as fast as this machine allows
+    (``fashion_vae.model.on_this_machine``): bfloat16 layers in float32 where bfloat16 is not
+    native here, and a VAE with this machine's batch split.
 
     Example catalog entry:
 
@@ -24,7 +20,6 @@ class TensorFlowModelDataset(StagedVersionsMixin, _TensorFlowModelDataset):
     vae_model:
       type: fashion_vae.datasets.TensorFlowModelDataset
       filepath: data/06_models/vae.keras
-      versioned: true
     ```
     """
 
