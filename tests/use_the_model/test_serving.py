@@ -25,7 +25,9 @@ def models(vae: VAE, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     store = tmp_path_factory.mktemp("store")
     mlflow.set_tracking_uri(f"sqlite:///{store / 'mlflow.db'}")
     try:
-        with mlflow.start_run(experiment_id=mlflow.create_experiment("serving")):
+        # MLflow's default artifact location is ./mlruns, in whatever folder pytest runs from.
+        experiment = mlflow.create_experiment("serving", artifact_location=str(store / "artifacts"))
+        with mlflow.start_run(experiment_id=experiment):
             uris = log_vae_models(vae, MAX_REQUEST_ROWS)
         yield dict(zip(("vae", "vae_decoder"), uris, strict=True))
     finally:
