@@ -23,8 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from kedro.io import DataCatalog  # noqa: E402
-from project import MODEL_INPUT, apply_project_threads, project_config  # noqa: E402
+from project import MODEL_INPUT, apply_project_threads, load_vae  # noqa: E402
 
 from fashion_vae.model import VAE  # noqa: E402
 from fashion_vae.model.vae import kl_divergence, reconstruction_loss  # noqa: E402
@@ -34,14 +33,6 @@ EVALUATION_SAMPLES = 50
 # The full covariance's strictly lower Cholesky entries are this times their Adam-trained
 # parameters: at Adam's full step size they diverged (0.03 was worse than 0.003 here).
 OFF_DIAGONAL_SCALE = 0.003
-
-
-def load_vae(version: str | None) -> VAE:
-    """`vae_model` from the project's catalog: the latest version, or the one named."""
-    catalog = DataCatalog.from_config(
-        project_config()["catalog"], load_versions={"vae_model": version}
-    )
-    return catalog.load("vae_model")
 
 
 @dataclass

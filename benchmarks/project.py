@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from kedro.config import OmegaConfigLoader
+from kedro.io import DataCatalog
 
 from fashion_vae.parameters import TrainingParameters
 from fashion_vae.settings import CONFIG_LOADER_ARGS
@@ -22,6 +23,14 @@ MODEL_INPUT = ROOT / "data" / "05_model_input"
 def project_config() -> OmegaConfigLoader:
     """The project's configuration (conf/base, then conf/local), loaded as settings.py loads it."""
     return OmegaConfigLoader(str(ROOT / "conf"), **CONFIG_LOADER_ARGS)
+
+
+def load_vae(version: str | None) -> Any:
+    """`vae_model` from the project's catalog: the latest version, or the one named."""
+    catalog = DataCatalog.from_config(
+        project_config()["catalog"], load_versions={"vae_model": version}
+    )
+    return catalog.load("vae_model")
 
 
 def training_parameters(

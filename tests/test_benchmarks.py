@@ -122,20 +122,33 @@ def test_train_step_profile_times_every_model_and_names_the_slowest_ops(
     assert len(slowest) == 10 and all(":" in line for line in slowest)
 
 
-def test_inference_gap_compares_the_encoder_with_fitted_posteriors(
-    benchmark_project: Path, vae
-) -> None:
-    # The script loads the latest `vae_model` through the catalog, as `kedro run` would.
+@pytest.fixture(scope="module")
+def stored_model(benchmark_project: Path, vae) -> Path:
+    """The benchmark project with the tiny `vae` as its latest `vae_model`."""
+    # The scripts load it through the catalog, as `kedro run` would.
     bootstrap_project(benchmark_project)
     with KedroSession.create(benchmark_project) as session:
         session.load_context().catalog.save("vae_model", vae)
+    return benchmark_project
 
-    output = run_benchmark(benchmark_project, "inference_gap.py", "--images=8", "--steps=3")
+
+def test_inference_gap_compares_the_encoder_with_fitted_posteriors(stored_model: Path) -> None:
+    output = run_benchmark(stored_model, "inference_gap.py", "--images=8", "--steps=3")
     for split in ("test", "train"):
         encoder, diagonal, full, amortization_gap, factorization_gap = table_row(output, split)
         assert min(encoder, diagonal, full) > 0
         assert amortization_gap == pytest.approx(encoder - diagonal, abs=0.011)
         assert factorization_gap == pytest.approx(diagonal - full, abs=0.011)
+
+
+def test_mixture_threads_times_one_thread_against_every_core(stored_model: Path) -> None:
+    arguments = ("--images=256", "--dimensions=2,4,8", "--iterations=2", "--repeats=1")
+    output = run_benchmark(stored_model, "mixture_threads.py", *arguments)
+    rows = [numbers(line) for line in output.splitlines() if re.match(r"\s+\d+\s", line)]
+    assert [row[0] for row in rows] == [2, 4]  # the tiny model has 4 latent dimensions
+    for _, one_thread, every_core, ratio in rows:
+        assert one_thread > 0 and every_core > 0
+        assert ratio == pytest.approx(one_thread / every_core, abs=0.01 + 0.05 * ratio)
 
 
 def test_evaluate_speed_reads_the_node_times_that_the_hook_logs(

@@ -103,6 +103,21 @@ def test_auto_threads_run_the_two_halves_side_by_side_on_all_cores(
     assert (intra.value, inter.value) == (3, None)
 
 
+@pytest.mark.parametrize(
+    ("dimensions", "cores", "threads"),
+    [(17, 2, 1), (63, 8, 1), (64, 2, 2), (195, 8, 8), (195, 1, 1)],
+)
+def test_auto_mixture_threads_use_every_core_only_for_many_dimensions(
+    dimensions: int, cores: int, threads: int
+) -> None:
+    chosen = hardware.mixture_threads("auto", dimensions, cores=cores)
+    assert chosen.value == threads
+    assert f"{dimensions} dimensions" in chosen.reason
+    assert hardware.mixture_threads(3, dimensions, cores=cores) == hardware.Choice(
+        3, "as configured"
+    )
+
+
 def test_this_cpu_counts_the_cores_the_process_may_use() -> None:
     script = textwrap.dedent(
         """

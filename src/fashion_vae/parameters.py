@@ -297,6 +297,8 @@ class LatentDensityParameters(Section, title="latent_density"):
     activity_threshold: FiniteNonNegative = 0.01
     max_iter: PositiveInt = 100
     batch_size: PositiveInt = 1000
+    # BLAS threads of the fits: "auto" (fashion_vae.hardware.mixture_threads) or a number.
+    threads: Literal["auto"] | PositiveInt = "auto"
 
 
 class GenerateParameters(Section, title="generate"):

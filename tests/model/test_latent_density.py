@@ -6,6 +6,7 @@ import logging
 import numpy as np
 import pytest
 
+from fashion_vae import hardware
 from fashion_vae.model import VAE
 from fashion_vae.model.latent_density import (
     COVARIANCE_TYPES,
@@ -67,8 +68,9 @@ def test_the_fit_says_what_it_fits_before_it_starts(caplog: pytest.LogCaptureFix
     with caplog.at_level(logging.INFO, logger="fashion_vae.model.latent_density"):
         _fit()
     first, *_ = caplog.messages
-    assert (
-        first == "Fitting a 3-component full mixture to 600 codes in 3 dimensions, then 2 per class"
+    assert first == (
+        "Fitting a 3-component full mixture to 600 codes in 3 dimensions, then 2 per class; "
+        f"{hardware.mixture_threads('auto', 3).describe('BLAS threads')}"
     )
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
+from fashion_vae import hardware
 from fashion_vae.errors import InvalidDataError, ModelMismatchError
 from fashion_vae.parameters import CovarianceType
 
@@ -281,8 +282,10 @@ def fit_mixture(
     seed: int,
     max_iter: int = 100,
     reg_covar: float = 1e-6,
+    threads: int = 1,
 ) -> LatentMixture:
-    """Fit scikit-learn's GaussianMixture (k-means initialised, seeded) to N × d codes."""
+    """Fit scikit-learn's GaussianMixture (k-means initialised, seeded) to N × d codes, on
+    `threads` BLAS threads."""
     codes = np.asarray(codes, dtype=np.float64)
     if codes.ndim != 2 or codes.shape[1] == 0:
         raise ValueError(f"codes have shape {codes.shape}; expected N × d with d ≥ 1")
@@ -297,9 +300,7 @@ def fit_mixture(
         reg_covar=reg_covar,
         random_state=seed,
     )
-    # EM on a few dimensions is many small BLAS calls: on the project's busy 2-core machine one
-    # thread fitted 50 full components to 55,000 codes in 25 s, two threads in 49 s.
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=threads):
         mixture.fit(codes)
     return LatentMixture(
         weights=mixture.weights_,
@@ -321,10 +322,12 @@ def fit_latent_density(
     rng: np.random.Generator,
     model_digest: str,
     max_iter: int = 100,
+    threads: int | str = hardware.AUTO,
 ) -> LatentDensity:
     """Fit one mixture to every code and one per class, on the active dimensions.
 
-    Each fit is seeded from `rng`; how long each took goes to the log.
+    Each fit is seeded from `rng` and runs on `threads` BLAS threads (`hardware.
+    mixture_threads`); how many, and how long each fit took, go to the log.
     """
     z_mean = np.asarray(z_mean)
     labels = np.asarray(labels).reshape(-1)
@@ -333,14 +336,16 @@ def fit_latent_density(
     dimensions = modelled_dimensions(z_mean, activity_threshold)
     codes = np.asarray(z_mean[:, dimensions], dtype=np.float64)
     seeds = rng.integers(2**32 - 1, size=len(class_names) + 1)
+    chosen = hardware.mixture_threads(threads, len(dimensions))
     # The fit's time grows with the dimensions: minutes for a model with hundreds active.
     logger.info(
-        "Fitting a %d-component %s mixture to %d codes in %d dimensions, then %d per class",
+        "Fitting a %d-component %s mixture to %d codes in %d dimensions, then %d per class; %s",
         n_components,
         covariance_type,
         len(codes),
         len(dimensions),
         class_components,
+        chosen.describe("BLAS threads"),
     )
     started = time.perf_counter()
     overall = fit_mixture(
@@ -349,6 +354,7 @@ def fit_latent_density(
         covariance_type=covariance_type,
         seed=int(seeds[0]),
         max_iter=max_iter,
+        threads=int(chosen.value),
     )
     fitted = time.perf_counter()
     per_class = {}
@@ -365,6 +371,7 @@ def fit_latent_density(
             covariance_type=covariance_type,
             seed=int(seeds[label + 1]),
             max_iter=max_iter,
+            threads=int(chosen.value),
         )
     logger.info(
         "Fitted a %d-component %s mixture to %d codes in %d dimensions in %.1f s, and %d "

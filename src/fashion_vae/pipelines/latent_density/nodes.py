@@ -44,6 +44,7 @@ def fit_density(
         covariance_type=latent_density.covariance_type,
         activity_threshold=latent_density.activity_threshold,
         max_iter=latent_density.max_iter,
+        threads=latent_density.threads,
         rng=np.random.default_rng((seed, _FIT_STREAM)),
         model_digest=vae_digest(vae),
     )
