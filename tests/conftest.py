@@ -37,6 +37,16 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RAW_DIR = PROJECT_ROOT / "data" / "01_raw" / "fashion-mnist"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_stray_mlflow_store() -> Iterator[None]:
+    """No test leaves an MLflow store in the repository (MLflow's default is ./mlruns)."""
+    strays = [PROJECT_ROOT / "mlruns", PROJECT_ROOT / "mlflow.db"]
+    before = [path.exists() for path in strays]
+    yield
+    created = [str(p) for p, existed in zip(strays, before, strict=True) if p.exists() > existed]
+    assert not created, f"a test wrote {created}: give its MLflow store a temporary folder"
+
+
 def _require_raw(name: str) -> Path:
     path = RAW_DIR / name
     if not path.exists():
