@@ -14,8 +14,8 @@ defaults"; `benchmarks/hardware_defaults.py` measures them on any machine):
   With more cores the two halves share them (threads per op = cores / 2). On a GPU a batch is
   computed whole.
 - The latent mixture's EM (NumPy's BLAS) gains from more threads only when it models many
-  dimensions: on 2 cores, 1.4× at 195 dimensions, 1.3× at 100, nothing at 32 or fewer, where
-  one thread leaves the other cores to whatever else runs.
+  dimensions: on 2 cores, 1.41× at 195 dimensions, 1.25–1.34× at 64–100, nothing at 32 or
+  fewer, where one thread leaves the other cores to whatever else runs.
 
 Importing this module imports no TensorFlow: only the GPU query does, where it is asked.
 """
