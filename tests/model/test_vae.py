@@ -1,5 +1,6 @@
 """The VAE model: shapes, the loss against a hand computation, and safe save/load."""
 
+import random
 from pathlib import Path
 
 import keras
@@ -137,6 +138,29 @@ def test_sampling_is_reproducible_under_a_seed(images: np.ndarray) -> None:
         keras.ops.convert_to_numpy(first(images)["logits"]),
         keras.ops.convert_to_numpy(second(images)["logits"]),
     )
+
+
+@pytest.mark.parametrize("ladder_channels", [0, 2])
+def test_initial_weights_depend_on_the_seed_alone(ladder_channels: int) -> None:
+    # Keras seeds an unseeded initializer from Python's global `random`, which other threads
+    # of the process (a Dask worker's event loop, say) draw from at any time.
+    config = VAEConfig(
+        latent_dim=4,
+        encoder_filters=[4, 8, 8],
+        encoder_dense_units=[8],
+        decoder_filters=[8, 8, 4],
+        decoder_dense_units=[8],
+        ladder_channels=ladder_channels,
+    )
+    weights = []
+    for global_seed in (1, 2):
+        random.seed(global_seed)
+        weights.append([w.numpy() for w in build_vae(config, seed=5).weights])
+    assert len(weights[0]) == len(weights[1])
+    for first, second in zip(*weights, strict=True):
+        np.testing.assert_array_equal(first, second)
+    other = [w.numpy() for w in build_vae(config, seed=6).weights]
+    assert not all(np.array_equal(a, b) for a, b in zip(weights[0], other, strict=True))
 
 
 def test_single_channel_conv_equals_conv2d_with_the_same_weights() -> None:

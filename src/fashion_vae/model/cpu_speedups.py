@@ -29,16 +29,17 @@ class SingleChannelConv2D(layers.Layer):
     layer at batch 128), the depthwise form does not.
     """
 
-    def __init__(self, kernel_size: int, **kwargs: Any) -> None:
+    def __init__(self, kernel_size: int, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.kernel_size = kernel_size
+        self.seed = seed
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         # The kernel has Conv2D(1)'s shape (k, k, channels, 1), so Glorot sees the same fans.
         self.kernel = self.add_weight(
             name="kernel",
             shape=(self.kernel_size, self.kernel_size, input_shape[-1], 1),
-            initializer="glorot_uniform",
+            initializer=keras.initializers.GlorotUniform(seed=self.seed),
         )
         self.bias = self.add_weight(name="bias", shape=(1,), initializer="zeros")
 
@@ -50,7 +51,7 @@ class SingleChannelConv2D(layers.Layer):
         return (*input_shape[:-1], 1)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "kernel_size": self.kernel_size}
+        return {**super().get_config(), "kernel_size": self.kernel_size, "seed": self.seed}
 
 
 def in_shards(function: Callable[[Any], Any], inputs: Any, shards: int) -> Any:

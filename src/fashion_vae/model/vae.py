@@ -18,11 +18,13 @@ that are mapped, probed and sampled; decoding a code takes z₂ at its prior mea
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from fashion_vae import hardware
@@ -94,9 +96,16 @@ class LadderLatent(layers.Layer):
         self.seed = seed
         # Names unique in the decoder: a functional model may be built through `posterior`.
         conv = {"kernel_size": 1, "dtype": self.dtype_policy}
-        self.prior = layers.Conv2D(2 * channels, name="ladder_prior", **conv)
-        self.correction = layers.Conv2D(2 * channels, name="ladder_correction", **conv)
-        self.projection = layers.Conv2D(features, name="ladder_projection", **conv)
+        seeds = initializer_seeds(seed, "ladder")
+        self.prior = layers.Conv2D(
+            2 * channels, name="ladder_prior", kernel_initializer=_glorot(seeds), **conv
+        )
+        self.correction = layers.Conv2D(
+            2 * channels, name="ladder_correction", kernel_initializer=_glorot(seeds), **conv
+        )
+        self.projection = layers.Conv2D(
+            features, name="ladder_projection", kernel_initializer=_glorot(seeds), **conv
+        )
         self.sampler = Sampler(seed=seed, name="ladder_sampler")
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
@@ -163,6 +172,25 @@ def _output_padding(side: int, target_side: int, kernel_size: int) -> int | None
     return target_side - (2 * (side - 1) + kernel_size - 2 * (kernel_size // 2))
 
 
+def initializer_seeds(seed: int | None, part: str) -> Iterator[int | None]:
+    """Seeds for the initial weights of one part of the model, derived from the model's seed.
+
+    Keras draws the seed of an unseeded initializer from Python's global `random`, which other
+    threads of the process (a Dask worker's, a server's) draw from too: with explicit seeds the
+    initial weights depend on the model's seed alone. None (no seed): Keras draws them.
+    """
+    if seed is None:
+        yield from itertools.repeat(None)
+    sequence = np.random.SeedSequence([seed, *part.encode()])
+    while True:
+        yield int(sequence.spawn(1)[0].generate_state(1)[0])
+
+
+def _glorot(seeds: Iterator[int | None]) -> keras.initializers.Initializer:
+    """Keras' default kernel initializer, with the next seed."""
+    return keras.initializers.GlorotUniform(seed=next(seeds))
+
+
 def build_encoder(
     latent_dim: int,
     filters: Sequence[int],
@@ -171,8 +199,10 @@ def build_encoder(
     kernel_size: int = 3,
     activation: str = "relu",
     dtype_policy: str = "float32",
+    seed: int | None = None,
 ) -> keras.Model:
     """Build the encoder: stride-2 convolutions, dense layers, then `z_mean`, `z_log_var` heads."""
+    seeds = initializer_seeds(seed, "encoder")
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
     x = inputs
     for index, n_filters in enumerate(filters):
@@ -184,12 +214,22 @@ def build_encoder(
             activation=activation,
             name=f"conv_{index}",
             dtype=dtype_policy,
+            kernel_initializer=_glorot(seeds),
         )(x)
     x = layers.Flatten(name="flatten", dtype=dtype_policy)(x)
     for index, units in enumerate(dense_units):
-        x = layers.Dense(units, activation=activation, name=f"dense_{index}", dtype=dtype_policy)(x)
-    z_mean = layers.Dense(latent_dim, name="z_mean", dtype="float32")(x)
-    z_log_var = layers.Dense(latent_dim, name="z_log_var", dtype="float32")(x)
+        x = layers.Dense(
+            units,
+            activation=activation,
+            name=f"dense_{index}",
+            dtype=dtype_policy,
+            kernel_initializer=_glorot(seeds),
+        )(x)
+    heads = {"dtype": "float32"}
+    z_mean = layers.Dense(latent_dim, name="z_mean", kernel_initializer=_glorot(seeds), **heads)(x)
+    z_log_var = layers.Dense(
+        latent_dim, name="z_log_var", kernel_initializer=_glorot(seeds), **heads
+    )(x)
     return keras.Model(inputs, [z_mean, z_log_var], name="encoder")
 
 
@@ -202,21 +242,30 @@ def build_decoder(
     activation: str = "relu",
     dtype_policy: str = "float32",
     ladder: dict[str, Any] | None = None,
+    seed: int | None = None,
 ) -> keras.Model:
     """Build the decoder: dense layers, then stride-2 transposed convolutions, to logits; with
     `ladder` (`LadderLatent`'s arguments), that second latent after the first of them."""
+    seeds = initializer_seeds(seed, "decoder")
     # The decoder retraces the encoder's sides backwards (28 → 14 → 7 → 4 for three layers).
     sides = feature_sides(len(filters))
     latent = keras.Input(shape=(latent_dim,), name="z")
     x = latent
     for index, units in enumerate(dense_units):
-        x = layers.Dense(units, activation=activation, name=f"dense_{index}", dtype=dtype_policy)(x)
+        x = layers.Dense(
+            units,
+            activation=activation,
+            name=f"dense_{index}",
+            dtype=dtype_policy,
+            kernel_initializer=_glorot(seeds),
+        )(x)
     side = sides[-1]
     x = layers.Dense(
         side * side * filters[0],
         activation=activation,
         name="projection",
         dtype=dtype_policy,
+        kernel_initializer=_glorot(seeds),
     )(x)
     x = layers.Reshape((side, side, filters[0]), name="reshape", dtype=dtype_policy)(x)
     target_sides = reversed(sides[:-1])
@@ -230,11 +279,12 @@ def build_decoder(
             activation=activation,
             name=f"deconv_{index}",
             dtype=dtype_policy,
+            kernel_initializer=_glorot(seeds),
         )(x)
         if index == 0 and ladder:
             x = LadderLatent(**ladder, features=n_filters, name="ladder", dtype="float32")(x)
         side = target_side
-    logits = SingleChannelConv2D(kernel_size, name="logits", dtype="float32")(x)
+    logits = SingleChannelConv2D(kernel_size, seed=next(seeds), name="logits", dtype="float32")(x)
     return keras.Model(latent, logits, name="decoder")
 
 
@@ -484,7 +534,11 @@ def build_vae(
         "dtype_policy": hardware.dtype_policy(config.dtype_policy).value,
     }
     encoder = build_encoder(
-        config.latent_dim, config.encoder_filters, config.encoder_dense_units, **layer_sizes
+        config.latent_dim,
+        config.encoder_filters,
+        config.encoder_dense_units,
+        **layer_sizes,
+        seed=seed,
     )
     ladder = None
     if config.ladder_channels:
@@ -502,6 +556,7 @@ def build_vae(
         config.decoder_dense_units,
         **layer_sizes,
         ladder=ladder,
+        seed=seed,
     )
     vae = VAE(
         encoder,
