@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from fashion_vae.model import build_vae, kl_divergence, reconstruction_loss
+from fashion_vae.model import build_classifier, build_vae, kl_divergence, reconstruction_loss
 from fashion_vae.model.cpu_speedups import SingleChannelConv2D
 from fashion_vae.model.vae import feature_sides
 from fashion_vae.parameters import VAEConfig
@@ -161,6 +161,16 @@ def test_initial_weights_depend_on_the_seed_alone(ladder_channels: int) -> None:
         np.testing.assert_array_equal(first, second)
     other = [w.numpy() for w in build_vae(config, seed=6).weights]
     assert not all(np.array_equal(a, b) for a, b in zip(weights[0], other, strict=True))
+
+
+def test_the_classifiers_initial_weights_depend_on_the_seed_alone() -> None:
+    weights = []
+    for global_seed in (1, 2):
+        random.seed(global_seed)
+        classifier = build_classifier([4, 8], dense_units=8, dropout=0.5, seed=5)
+        weights.append([w.numpy() for w in classifier.weights])
+    for first, second in zip(*weights, strict=True):
+        np.testing.assert_array_equal(first, second)
 
 
 def test_single_channel_conv_equals_conv2d_with_the_same_weights() -> None:

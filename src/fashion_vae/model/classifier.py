@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from .vae import IMAGE_SHAPE
+from .vae import IMAGE_SHAPE, glorot, initializer_seeds
 
 N_CLASSES = 10
 # The penultimate layer, read by name: the space in which generated images are compared.
@@ -13,20 +13,32 @@ FEATURES_LAYER = "features"
 
 
 def build_classifier(
-    conv_filters: Sequence[int], dense_units: int, dropout: float, kernel_size: int = 3
+    conv_filters: Sequence[int],
+    dense_units: int,
+    dropout: float,
+    kernel_size: int = 3,
+    seed: int | None = None,
 ) -> keras.Model:
     """Build the CNN: conv + max-pool blocks, a dense `features` layer, then class logits."""
+    seeds = initializer_seeds(seed, "classifier")
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
     x = inputs
     for index, n_filters in enumerate(conv_filters):
         x = layers.Conv2D(
-            n_filters, kernel_size, padding="same", activation="relu", name=f"conv_{index}"
+            n_filters,
+            kernel_size,
+            padding="same",
+            activation="relu",
+            name=f"conv_{index}",
+            kernel_initializer=glorot(seeds),
         )(x)
         x = layers.MaxPooling2D(name=f"pool_{index}")(x)
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
-    features = layers.Dense(dense_units, activation="relu", name=FEATURES_LAYER)(x)
-    logits = layers.Dense(N_CLASSES, name="logits")(features)
+    x = layers.Dropout(dropout, name="dropout", seed=next(seeds))(x)
+    features = layers.Dense(
+        dense_units, activation="relu", name=FEATURES_LAYER, kernel_initializer=glorot(seeds)
+    )(x)
+    logits = layers.Dense(N_CLASSES, name="logits", kernel_initializer=glorot(seeds))(features)
     return keras.Model(inputs, logits, name="fashion_classifier")
 
 

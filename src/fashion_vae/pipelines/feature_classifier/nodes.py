@@ -38,6 +38,7 @@ def train_classifier(
         feature_classifier.conv_filters,
         feature_classifier.dense_units,
         feature_classifier.dropout,
+        seed=seed,
     )
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=feature_classifier.learning_rate),
