@@ -27,12 +27,20 @@ from kedro.io import DatasetError
 from kedro.utils import find_kedro_project, load_obj
 from kedro.validation import ParameterValidationError
 
-from fashion_vae.cache import CacheMixin, CachingParallelRunner, CachingRunner, CachingThreadRunner
+from fashion_vae.cache import (
+    CacheMixin,
+    CachingDaskRunner,
+    CachingParallelRunner,
+    CachingRunner,
+    CachingThreadRunner,
+)
 from fashion_vae.errors import ProjectError
 from fashion_vae.prune import prune
 
-RUNNER_HELP = """The runner: 'SequentialRunner' (default), 'ThreadRunner' or 'ParallelRunner',
-each with the cache, or the dotted path of any runner class, used as given."""
+RUNNER_HELP = """The runner: 'SequentialRunner' (default), 'ThreadRunner', 'ParallelRunner' or
+'DaskRunner' (a Dask cluster: --runner-params address=tcp://HOST:8786, or DASK_SCHEDULER_ADDRESS,
+or else local worker processes), each with the cache, or the dotted path of any runner class,
+used as given."""
 NO_CACHE_HELP = """Run every node instead of reusing those whose code, parameters and inputs
 are unchanged. Fingerprints are still recorded, so the next cached run can reuse this one's
 outputs. The same as `--runner-params enabled=false`."""
@@ -44,6 +52,7 @@ CACHING_RUNNERS = {
     "SequentialRunner": f"fashion_vae.cache.{CachingRunner.__name__}",
     "ThreadRunner": f"fashion_vae.cache.{CachingThreadRunner.__name__}",
     "ParallelRunner": f"fashion_vae.cache.{CachingParallelRunner.__name__}",
+    "DaskRunner": f"fashion_vae.cache.{CachingDaskRunner.__name__}",
 }
 
 

@@ -287,21 +287,32 @@ class MlflowTrackingHook(MlflowHook):
         elif model_node is not None and model_node.name not in self._ran:
             tags |= {f"{TAG}training": "reused"} | self._model_used(catalog)
         mlflow.set_tags(tags)
-        if METRICS_DATASET in producers:
-            mlflow.log_metrics(flat_metrics(catalog.load(METRICS_DATASET)))
-        for path in self._reporting_files(producers, catalog):
-            mlflow.log_artifact(str(path), artifact_path="reporting")
+        # The run's metrics, and a sweep member's (`<member>.metrics`) under its name.
+        for name in sorted(producers):
+            if name == METRICS_DATASET or name.endswith(f".{METRICS_DATASET}"):
+                prefix = name.removesuffix(METRICS_DATASET)
+                metrics = flat_metrics(catalog.load(name))
+                mlflow.log_metrics({prefix + key: value for key, value in metrics.items()})
+        for path, folder in self._reporting_files(producers, catalog):
+            mlflow.log_artifact(str(path), artifact_path=Path("reporting", folder).as_posix())
 
-    def _reporting_files(self, outputs: Iterable[str], catalog: DataCatalog) -> list[Path]:
-        """The latest version's file of each output stored in the reporting folder."""
+    def _reporting_files(
+        self, outputs: Iterable[str], catalog: DataCatalog
+    ) -> list[tuple[Path, str]]:
+        """The latest version's file of each output stored in the reporting folder, and its
+        subfolder there (a sweep's: `sweep/<member>`)."""
         files = set()
         for name in outputs:
             dataset = catalog.get(name) if name in catalog else None
             filepath = dataset._describe().get("filepath") if dataset is not None else None
-            if filepath is None or Path(str(filepath)).parent.resolve() != self._reporting_dir:
+            if filepath is None:
+                continue
+            folder = Path(str(filepath)).parent.resolve()
+            if not folder.is_relative_to(self._reporting_dir):
                 continue
             # Kedro's own resolution of the version a load reads: this run's, or the reused one.
-            files.add(Path(str(dataset._get_load_path())))
+            path = Path(str(dataset._get_load_path()))
+            files.add((path, folder.relative_to(self._reporting_dir).as_posix()))
         return sorted(files)
 
     def _model_used(self, catalog: DataCatalog) -> dict[str, str]:

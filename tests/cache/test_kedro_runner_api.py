@@ -46,6 +46,6 @@ def test_a_sequential_runner_still_runs_in_the_calling_thread() -> None:
 
 
 def test_kedro_still_configures_a_worker_by_its_start_method() -> None:
-    # The spawned workers are configured by _configure_worker, which sets the start method
+    # The spawned workers are configured by configure_worker, which sets the start method
     # that makes Task skip its own configuration: that test must still be Kedro's.
     assert "get_start_method" in inspect.getsource(Task._run_node_synchronization)

@@ -1,10 +1,12 @@
 """Reuse what is already computed, and never reuse what is stale: see README, "Caching"."""
 
+from .dask_runner import DaskClusterError, DaskRunner
 from .manifest import ManifestDataset
 from .runner import (
     MANIFEST_DATASET,
     REUSED,
     CacheMixin,
+    CachingDaskRunner,
     CachingParallelRunner,
     CachingRunner,
     CachingThreadRunner,
@@ -16,7 +18,10 @@ from .runner import (
 __all__ = [
     "MANIFEST_DATASET",
     "REUSED",
+    "DaskClusterError",
+    "DaskRunner",
     "CacheMixin",
+    "CachingDaskRunner",
     "CachingParallelRunner",
     "CachingRunner",
     "CachingThreadRunner",

@@ -75,13 +75,14 @@ class SpawnedWorkers(AbstractRunner):
         return ProcessPoolExecutor(
             max_workers=max_workers,
             mp_context=get_context("spawn"),
-            initializer=_configure_worker,
+            initializer=configure_worker,
             initargs=(project.PACKAGE_NAME, dict(project.LOGGING)),
         )
 
 
-def _configure_worker(package_name: str | None, logging_config: dict[str, Any]) -> None:
-    """Configure the project in a spawned worker, as Kedro's Task means to under spawn."""
+def configure_worker(package_name: str | None, logging_config: dict[str, Any]) -> None:
+    """Configure the project in a worker process (spawned, or a Dask worker's), as Kedro's Task
+    means to under spawn."""
     if package_name:
         project.configure_project(package_name)
     if logging_config:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Collection
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from pluggy import PluginManager
 from fashion_vae.outputs import output_dir
 
 from . import kedro_runner_api as kedro_api
+from .dask_runner import DaskRunner
 from .manifest import Manifest
 from .node_cache import NodeCache
 
@@ -123,7 +124,8 @@ class CacheMixin(AbstractRunner):
         run_id: str | None,
     ) -> Future:
         """Hand the node's Kedro task to the executor, as the runner class would."""
-        parallel = isinstance(executor, ProcessPoolExecutor)
+        # Nodes run in other processes (a process pool, Dask workers) unless in this one.
+        parallel = not isinstance(executor, _InlineExecutor | ThreadPoolExecutor)
         task = Task(
             node=node,
             catalog=catalog,
@@ -172,11 +174,23 @@ class CachingParallelRunner(CacheMixin, kedro_api.SpawnedWorkers, ParallelRunner
     """Kedro's ParallelRunner with the cache; its workers are spawned, not forked."""
 
 
+class CachingDaskRunner(CacheMixin, DaskRunner):
+    """The project's DaskRunner with the cache; the driver keeps the manifest, and every
+    worker must see its folder (the output folder)."""
+
+    def _manifest(self, catalog: CatalogProtocol) -> Manifest:
+        manifest = super()._manifest(catalog)
+        if self.shared_dir is None:
+            self.shared_dir = manifest.path.parent
+        return manifest
+
+
 # Kedro's runners, by the names `kedro run --runner` takes, and their caching versions.
 _CACHING = {
     SequentialRunner: CachingRunner,
     ThreadRunner: CachingThreadRunner,
     ParallelRunner: CachingParallelRunner,
+    DaskRunner: CachingDaskRunner,
 }
 
 

@@ -98,13 +98,13 @@ class LadderLatent(layers.Layer):
         conv = {"kernel_size": 1, "dtype": self.dtype_policy}
         seeds = initializer_seeds(seed, "ladder")
         self.prior = layers.Conv2D(
-            2 * channels, name="ladder_prior", kernel_initializer=_glorot(seeds), **conv
+            2 * channels, name="ladder_prior", kernel_initializer=glorot(seeds), **conv
         )
         self.correction = layers.Conv2D(
-            2 * channels, name="ladder_correction", kernel_initializer=_glorot(seeds), **conv
+            2 * channels, name="ladder_correction", kernel_initializer=glorot(seeds), **conv
         )
         self.projection = layers.Conv2D(
-            features, name="ladder_projection", kernel_initializer=_glorot(seeds), **conv
+            features, name="ladder_projection", kernel_initializer=glorot(seeds), **conv
         )
         self.sampler = Sampler(seed=seed, name="ladder_sampler")
 
@@ -186,7 +186,7 @@ def initializer_seeds(seed: int | None, part: str) -> Iterator[int | None]:
         yield int(sequence.spawn(1)[0].generate_state(1)[0])
 
 
-def _glorot(seeds: Iterator[int | None]) -> keras.initializers.Initializer:
+def glorot(seeds: Iterator[int | None]) -> keras.initializers.Initializer:
     """Keras' default kernel initializer, with the next seed."""
     return keras.initializers.GlorotUniform(seed=next(seeds))
 
@@ -214,7 +214,7 @@ def build_encoder(
             activation=activation,
             name=f"conv_{index}",
             dtype=dtype_policy,
-            kernel_initializer=_glorot(seeds),
+            kernel_initializer=glorot(seeds),
         )(x)
     x = layers.Flatten(name="flatten", dtype=dtype_policy)(x)
     for index, units in enumerate(dense_units):
@@ -223,12 +223,12 @@ def build_encoder(
             activation=activation,
             name=f"dense_{index}",
             dtype=dtype_policy,
-            kernel_initializer=_glorot(seeds),
+            kernel_initializer=glorot(seeds),
         )(x)
     heads = {"dtype": "float32"}
-    z_mean = layers.Dense(latent_dim, name="z_mean", kernel_initializer=_glorot(seeds), **heads)(x)
+    z_mean = layers.Dense(latent_dim, name="z_mean", kernel_initializer=glorot(seeds), **heads)(x)
     z_log_var = layers.Dense(
-        latent_dim, name="z_log_var", kernel_initializer=_glorot(seeds), **heads
+        latent_dim, name="z_log_var", kernel_initializer=glorot(seeds), **heads
     )(x)
     return keras.Model(inputs, [z_mean, z_log_var], name="encoder")
 
@@ -257,7 +257,7 @@ def build_decoder(
             activation=activation,
             name=f"dense_{index}",
             dtype=dtype_policy,
-            kernel_initializer=_glorot(seeds),
+            kernel_initializer=glorot(seeds),
         )(x)
     side = sides[-1]
     x = layers.Dense(
@@ -265,7 +265,7 @@ def build_decoder(
         activation=activation,
         name="projection",
         dtype=dtype_policy,
-        kernel_initializer=_glorot(seeds),
+        kernel_initializer=glorot(seeds),
     )(x)
     x = layers.Reshape((side, side, filters[0]), name="reshape", dtype=dtype_policy)(x)
     target_sides = reversed(sides[:-1])
@@ -279,7 +279,7 @@ def build_decoder(
             activation=activation,
             name=f"deconv_{index}",
             dtype=dtype_policy,
-            kernel_initializer=_glorot(seeds),
+            kernel_initializer=glorot(seeds),
         )(x)
         if index == 0 and ladder:
             x = LadderLatent(**ladder, features=n_filters, name="ladder", dtype="float32")(x)
