@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -31,6 +32,17 @@ class Manifest:
         data = _read(path)
         self.nodes: dict[str, dict[str, Any]] = data.get("nodes", {})
         self._files = StampedDigests(data.get("files", {}), file_sha256)
+        # What this process changed (None: forgotten): all a save writes over the file's records.
+        self._changed: dict[str, dict[str, Any] | None] = {}
+
+    def record(self, name: str, record: dict[str, Any]) -> None:
+        """Keep `record` for the node `name` (written at the next save)."""
+        self.nodes[name] = self._changed[name] = record
+
+    def forget(self, name: str) -> None:
+        """Drop the node's record: what it vouched for is being overwritten."""
+        self.nodes.pop(name, None)
+        self._changed[name] = None
 
     def key(self, path: Path) -> str:
         """The portable name of `path`: POSIX and relative to the project root."""
@@ -53,21 +65,34 @@ class Manifest:
         return self._files.digest(path, self.key(path))
 
     def save(self, prune: bool = False) -> None:
-        """Writes the manifest atomically; `prune` drops the hashes of files that are gone."""
-        if prune:
+        """Writes this process's changes into the manifest file, atomically, keeping what other
+        runs wrote there meanwhile (runs of disjoint nodes side by side); `prune` drops the
+        hashes of files that are gone."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released on close, or when the process dies
+            on_disk = _read(self.path) if self.path.exists() else {}
+            nodes = on_disk.get("nodes", {})
+            for name, record in self._changed.items():
+                if record is None:
+                    nodes.pop(name, None)
+                else:
+                    nodes[name] = record
+            self.nodes = nodes
             entries = self._files.entries
-            for key in [key for key in entries if not (self.root / key).is_file()]:
-                del entries[key]
-        text = json.dumps(
-            {"format": FORMAT, "nodes": self.nodes, "files": self._files.entries},
-            indent=1,
-            sort_keys=True,
-        )
+            for key, entry in on_disk.get("files", {}).items():
+                entries.setdefault(key, entry)
+            if prune:
+                for key in [key for key in entries if not (self.root / key).is_file()]:
+                    del entries[key]
+            text = json.dumps(
+                {"format": FORMAT, "nodes": nodes, "files": entries}, indent=1, sort_keys=True
+            )
 
-        def write(out: BinaryIO) -> None:
-            out.write(text.encode())
+            def write(out: BinaryIO) -> None:
+                out.write(text.encode())
 
-        write_atomically(fsspec.filesystem("file"), "file", str(self.path), write, {})
+            write_atomically(fsspec.filesystem("file"), "file", str(self.path), write, {})
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -115,7 +115,7 @@ class NodeCache:
     def record(self, node: Node) -> None:
         """Record the fingerprint and the written outputs of a node that has just run."""
         # Whatever the old record vouched for has just been overwritten.
-        self._manifest.nodes.pop(node.name, None)
+        self._manifest.forget(node.name)
         fingerprint = self._pending.pop(node.name, None)
         if fingerprint is None:  # not cacheable: never reused, so nothing to record
             return
@@ -131,7 +131,7 @@ class NodeCache:
             if digest is None:  # the dataset wrote somewhere else: nothing to vouch for
                 return
             outputs[name] = {"path": self._manifest.key(path), "version": version, "hash": digest}
-        self._manifest.nodes[node.name] = {**fingerprint, "outputs": outputs}
+        self._manifest.record(node.name, {**fingerprint, "outputs": outputs})
         self._manifest.save()
 
     def _check_outputs(self, node: Node, record: dict[str, Any]) -> str | None:
