@@ -141,12 +141,12 @@ def raw_files(project: Path) -> Iterator[Path]:
 
 
 def _outputs(project: Path) -> dict[str, str]:
-    """SHA-256 of every output file (the dot files are the run's own bookkeeping)."""
+    """SHA-256 of every output file (dot files and folders are the run's own bookkeeping)."""
     output = project / "data" / "test_env"
     return {
         str(path.relative_to(output)): hashlib.sha256(path.read_bytes()).hexdigest()
         for path in output.rglob("*")
-        if path.is_file() and not path.name.startswith(".")
+        if path.is_file() and not any(p.startswith(".") for p in path.relative_to(output).parts)
     }
 
 
@@ -232,11 +232,37 @@ HOLD_LOCK = textwrap.dedent(
     from pathlib import Path
     from fashion_vae.run_lock import RunLock
     lock = RunLock(Path(sys.argv[1]))
-    lock.acquire()
+    lock.acquire(sys.argv[2:] or None)
     print("locked", flush=True)
     time.sleep(120)
     """
 )
+
+
+def test_runs_of_disjoint_datasets_go_side_by_side_and_prune_waits_for_both(
+    tmp_path: Path,
+) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path), "latent_2.vae_model", "latent_2.metrics"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        beside = RunLock(tmp_path)
+        beside.acquire(["latent_16.vae_model", "latent_16.metrics"])  # disjoint: goes ahead
+        with pytest.raises(
+            RunInProgressError, match=rf"writing latent_2.metrics into .*pid {holder.pid}"
+        ):
+            RunLock(tmp_path).acquire(["sweep_comparison", "latent_2.metrics"])
+        with pytest.raises(RunInProgressError, match=r"writing into .*pid \d+"):
+            RunLock(tmp_path).acquire()  # the whole folder, as prune takes it
+        beside.release()
+        # A refused run holds nothing: the datasets it named first are free again.
+        RunLock(tmp_path).acquire(["sweep_comparison"])
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
 
 
 def test_a_second_writer_is_refused_naming_the_first_and_a_killed_ones_lock_is_taken_over(
@@ -272,10 +298,10 @@ RUN_TRAINING = textwrap.dedent(
 )
 
 
-def test_a_concurrent_run_is_refused_while_the_first_finishes(
+def test_a_run_writing_what_a_running_run_writes_is_refused_one_writing_elsewhere_goes_ahead(
     project: Path, run_pipelines: Callable
 ) -> None:
-    lock_file = project / "data" / "test_env" / ".run.lock"
+    lock_file = project / "data" / "test_env" / ".locks" / "vae_model.lock"
     first = subprocess.Popen(
         [sys.executable, "-c", RUN_TRAINING, str(project)],
         stdout=subprocess.DEVNULL,
@@ -289,9 +315,12 @@ def test_a_concurrent_run_is_refused_while_the_first_finishes(
             assert first.poll() is None, first.stderr.read()
             assert time.monotonic() < deadline, "the first run never took the lock"
             time.sleep(0.05)
-        with pytest.raises(RunInProgressError, match=rf"pid {first.pid}"):
-            run_pipelines(project, "data_processing")
+        with pytest.raises(
+            RunInProgressError, match=rf"writing training_history into .*pid {first.pid}"
+        ):
+            run_pipelines(project, "training")
+        run_pipelines(project, "data_processing")  # its outputs are not the training's
     finally:
         _, errors = first.communicate(timeout=300)
     assert first.returncode == 0, errors[-3000:]
-    run_pipelines(project, "data_processing")  # and once it is done, the next run goes ahead
+    run_pipelines(project, "training")  # and once it is done, the next run goes ahead

@@ -17,6 +17,7 @@ the runner before the session has a context.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ outputs. The same as `--runner-params enabled=false`."""
 # What a run can expect to go wrong, and explains in its message: shown without a traceback.
 # Anything else is a bug and keeps its traceback.
 EXPECTED_ERRORS = (ProjectError, ParameterValidationError, DatasetError)
+# How Kedro's Pipeline begins refusing a --nodes or --namespaces value that names nothing.
+NOTHING_NAMED = "Pipeline does not contain nodes"
 # Kedro's runner names → the dotted path of the same runner with the cache.
 CACHING_RUNNERS = {
     "SequentialRunner": f"fashion_vae.cache.{CachingRunner.__name__}",
@@ -74,6 +77,23 @@ def _run(
         return kedro_run.callback(runner=runner, runner_params=runner_params, **options)
     except EXPECTED_ERRORS as error:
         raise click.ClickException(_explained(error)) from error
+    except ValueError as error:
+        # Kedro's own refusal of a --nodes or --namespaces value that names nothing.
+        if not str(error).startswith(NOTHING_NAMED):
+            raise
+        raise click.ClickException(_what_there_is(error, options.get("pipelines"))) from None
+
+
+def _what_there_is(error: ValueError, pipeline_names: Iterable[str] | None) -> str:
+    """Kedro's message, and the namespaces or nodes the run's pipelines do have."""
+    from kedro.framework.project import pipelines  # noqa: PLC0415 - the session loaded them
+
+    names = list(pipeline_names or ()) or ["__default__"]
+    nodes = [node for name in names if name in pipelines for node in pipelines[name].nodes]
+    if "namespaces" in str(error):
+        there = sorted({node.namespace.split(".")[0] for node in nodes if node.namespace})
+        return f"{error}. The namespaces there are: {', '.join(there) or 'none'}"
+    return f"{error}\nThe nodes there are: {', '.join(sorted(node.name for node in nodes))}"
 
 
 def _explained(error: BaseException) -> str:

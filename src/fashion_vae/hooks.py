@@ -94,7 +94,8 @@ class RawDataIdentityHook:
 
 
 class RunLockHook:
-    """Hold the output folder's lock for the whole run, so two runs never write into it at once."""
+    """Hold a lock on each dataset the run writes, for the whole run: two runs never write one
+    dataset at once, while runs of disjoint outputs (sweep members) go side by side."""
 
     def __init__(self) -> None:
         self._lock: RunLock | None = None
@@ -106,9 +107,9 @@ class RunLockHook:
     # Registered before the checks in settings.py, so that this runs after them: a run
     # refused by a check never takes the lock.
     @hook_impl
-    def before_pipeline_run(self) -> None:
+    def before_pipeline_run(self, pipeline: Pipeline) -> None:
         assert self._lock is not None, "after_context_created runs first"
-        self._lock.acquire()
+        self._lock.acquire(pipeline.all_outputs())
 
     @hook_impl
     def after_pipeline_run(self) -> None:

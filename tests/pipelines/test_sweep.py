@@ -435,3 +435,48 @@ def test_a_worker_that_cannot_see_the_output_folder_is_refused_naming_it(
     (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert f"Dask worker {blind_address} cannot see {output}" in error
     assert not list(output.glob(".dask-probe-*"))
+
+
+def test_two_members_run_side_by_side_as_two_sessions_and_a_third_run_reuses_both(
+    sweep_project: Path, copy_of: Callable, tmp_path: Path
+) -> None:
+    project = copy_of(sweep_project, tmp_path / "project")
+    kedro = str(Path(sys.executable).with_name("kedro"))
+    sessions = [
+        subprocess.Popen(
+            [kedro, "run", "--env=test", "--pipelines=sweep", f"--namespaces={member}",
+             "--no-cache"],
+            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for member in MEMBERS
+    ]  # fmt: skip
+    outputs = [session.communicate(timeout=300)[0] for session in sessions]
+    for session, output in zip(sessions, outputs, strict=True):
+        assert session.returncode == 0, output[-3000:]
+    models = project / "data" / "test_env" / "06_models" / "sweep"
+    for member in MEMBERS:
+        assert len(_versions(models / member / "vae.keras")) == 2  # the fixture's, and this one
+    third = _kedro(project, "run", "--env=test", "--pipelines=sweep")
+    assert third.returncode == 0, third.stderr[-3000:]
+    log = third.stdout + third.stderr
+    member_nodes = [n for n in pipelines["sweep"].nodes if n.namespace.split(".")[0] in MEMBERS]
+    for node in member_nodes:
+        assert f"reused {node.name} (unchanged)" in log, node.name
+
+
+@pytest.mark.parametrize(
+    ("option", "listed"),
+    [
+        ("--namespaces=sweep.latent_2", "The namespaces there are: latent_16, latent_2, sweep"),
+        ("--nodes=train_vae", "The nodes there are: latent_16.evaluate.assemble_metrics"),
+    ],
+)
+def test_a_selection_that_names_nothing_is_one_error_listing_what_there_is(
+    sweep_project: Path, option: str, listed: str
+) -> None:
+    result = _kedro(sweep_project, "run", "--env=test", "--pipelines=sweep", option, timeout=120)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert "Pipeline does not contain nodes" in error
+    assert listed in result.stderr
