@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import re
 import subprocess
 from collections.abc import Callable, Iterable, Iterator
@@ -68,6 +69,12 @@ REPORTING_FOLDER = "08_reporting"
 TAG = "fashion_vae."
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
 RUNNER_REPR = re.compile(r"<([\w.]+) object at 0x[0-9a-f]+>")
+# What Airflow tells a task's process about the task (MLflow tag → environment variable).
+AIRFLOW_CONTEXT = {
+    "airflow.dag_id": "AIRFLOW_CTX_DAG_ID",
+    "airflow.run_id": "AIRFLOW_CTX_DAG_RUN_ID",
+    "airflow.task_id": "AIRFLOW_CTX_TASK_ID",
+}
 
 
 def flatten(nested: dict[str, Any]) -> dict[str, Any]:
@@ -202,6 +209,8 @@ class MlflowTrackingHook(MlflowHook):
             if len(str(value)) > MAX_PARAM_VAL_LENGTH:
                 self._log_param(name, value)
         tags = {f"{TAG}preset": parameters.get("training", {}).get("preset")}
+        # An Airflow task's run: the DAG run it belongs to, so that its tasks are found together.
+        tags |= {tag: os.environ.get(variable) for tag, variable in AIRFLOW_CONTEXT.items()}
         # Kedro records a runner instance as its repr ("<….CachingRunner object at 0x…>").
         if runner := RUNNER_REPR.fullmatch(str(run_params.get("runner"))):
             tags["runner"] = runner[1]

@@ -2,9 +2,8 @@
 end, ParallelRunner and a real Dask cluster against the sequential run, and the Airflow DAG that
 kedro-airflow writes."""
 
-import ast
 import contextlib
-import importlib.util
+import functools
 import json
 import os
 import re
@@ -21,12 +20,10 @@ import keras
 import mlflow
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 from distributed import Client
 from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
-from kedro_airflow.plugin import commands as airflow_commands
 from pydantic import ValidationError
 
 from fashion_vae.cache import CachingParallelRunner
@@ -35,6 +32,7 @@ from fashion_vae.sweep import SweepConfigError, with_member_parameters
 from fashion_vae.tensorflow_threads import ENVIRONMENT
 
 MEMBERS = ["latent_2", "latent_16"]  # conf/test/parameters_sweep.yml
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # The sweep without cache, sequentially, in a fresh process (a script for `python -c`).
 SEQUENTIAL_SWEEP = """
@@ -139,38 +137,65 @@ def test_parallel_runner_gives_the_sequential_table(
     pd.testing.assert_frame_equal(pd.read_csv(parallel), pd.read_csv(sequential))
 
 
-def test_kedro_airflow_writes_one_task_per_sweep_node(
-    sweep_project: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_airflow_dag_runs_in_airflow_in_one_mlflow_record_and_kedro_reuses_its_work(
+    sweep_project: Path, copy_of: Callable, tmp_path: Path
 ) -> None:
-    # kedro-airflow renders a Jinja template: neither Airflow nor the network is needed.
-    assert importlib.util.find_spec("airflow") is None
-
-    def no_network(*args: object, **kwargs: object) -> None:
-        raise OSError("this test allows no network connection")
-
-    monkeypatch.setattr(socket.socket, "connect", no_network)
-    metadata = bootstrap_project(sweep_project)
-    dags = sweep_project / "airflow_dags"
-    result = CliRunner().invoke(
-        airflow_commands,
-        ["airflow", "create", "--pipelines=sweep", "--env=test", f"--target-dir={dags}"],
-        obj=metadata,
-    )
-    assert result.exit_code == 0, result.output
-    source = (dags / "fashion_vae_test_sweep_dag.py").read_text()
-    tree = ast.parse(source)  # valid Python
-    runs = {
-        ast.literal_eval(call.keywords[0].value)[0]
-        for call in ast.walk(tree)
-        if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "_run_kedro_node"
-        if call.keywords and call.keywords[0].arg == "node_names"
+    project = _tracked_copy(sweep_project, copy_of, tmp_path / "project")
+    (project / "data" / "test_env" / ".cache_manifest.json").unlink()  # every node runs again
+    home = tmp_path / "airflow"
+    dags = home / "dags"
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+        "SCARF_ANALYTICS": "false",
+        "COLUMNS": "200",
     }
-    sweep_nodes = {node.name for node in pipelines["sweep"].nodes}
-    assert runs == sweep_nodes
-    for member in MEMBERS:
-        assert f"{member}.training.train_vae" in runs
-        assert f"{member}.evaluate.assemble_metrics" in runs
-    assert "latent_2.plot_latent_space" in runs and "latent_16.plot_latent_space" not in runs
+    template = PROJECT_ROOT / "airflow" / "dag_template.j2"
+    create = _kedro(
+        project,
+        "airflow",
+        "create",
+        "--pipelines=sweep",
+        "--env=test",
+        "--group-by=namespace",
+        f"--jinja-file={template}",
+        f"--target-dir={dags}",
+    )
+    assert create.returncode == 0, create.stderr[-3000:]
+    source = (dags / "fashion_vae_test_sweep_dag.py").read_text()
+    # One task per member and one for the comparison: no MemoryDataset between two tasks.
+    assert re.findall(r'_run_kedro_node\(namespaces=\["(\w+)"\]\)', source) == sorted(
+        [*MEMBERS, "sweep"]
+    )
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    run = functools.partial(
+        subprocess.run, cwd=project, env=env, capture_output=True, text=True, check=False
+    )
+    migrated = run([airflow, "db", "migrate"], timeout=300)
+    assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
+    tested = run([airflow, "dags", "test", "fashion_vae_test_sweep"], timeout=900)
+    output = tested.stdout + tested.stderr
+    assert tested.returncode == 0 and "state=success" in output, output[-5000:]
+    reporting = project / "data" / "test_env" / "08_reporting" / "sweep"
+    sequential, in_airflow = _versions(reporting / "comparison.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(in_airflow), pd.read_csv(sequential))
+    # Its three tasks' MLflow runs are one DAG run's, and the comparison task logged the table.
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'data/test_env/09_tracking/mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["fashion_vae_test"], output_format="list")
+    assert {r.data.tags["airflow.task_id"] for r in runs} == {"latent-2", "latent-16", "sweep"}
+    assert {r.data.tags["airflow.dag_id"] for r in runs} == {"fashion_vae_test_sweep"}
+    assert len({r.data.tags["airflow.run_id"] for r in runs}) == 1
+    (comparison,) = [r for r in runs if r.data.tags["airflow.task_id"] == "sweep"]
+    artifacts = mlflow.MlflowClient().list_artifacts(comparison.info.run_id, "reporting/sweep")
+    assert "reporting/sweep/comparison.csv" in {a.path for a in artifacts}
+    # The tasks recorded what they made: a plain run reuses every node.
+    again = _kedro(project, "run", "--env=test", "--pipelines=sweep")
+    assert again.returncode == 0, again.stderr[-3000:]
+    nodes = len(pipelines["sweep"].nodes)
+    assert f"Cache: reused {nodes} nodes, ran 0" in again.stdout + again.stderr
 
 
 # The Dask runner, on a real scheduler and workers started as users start them (README,
