@@ -7,6 +7,8 @@ import gzip
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -159,6 +161,40 @@ def complete_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Si
             shutil.rmtree(project, ignore_errors=True)
             record.write_text(json.dumps(cached_run(copy_project(project))))
     return SimpleNamespace(project=project, decisions=json.loads(record.read_text()))
+
+
+# The sweep without cache, sequentially, in a fresh process (a script for `python -c`).
+SEQUENTIAL_SWEEP = """
+import sys
+from pathlib import Path
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from fashion_vae.cache import CachingRunner
+bootstrap_project(Path(sys.argv[1]))
+with KedroSession.create(project_path=Path(sys.argv[1]), env="test") as session:
+    session.run(pipeline_names=["sweep"], runner=CachingRunner(enabled=False))
+"""
+
+
+@pytest.fixture(scope="session")
+def sweep_project(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str, complete_run: SimpleNamespace
+) -> Path:
+    """A copy of the complete run after one sequential sweep, made once per suite and shared
+    like `complete_run`. The sweep runs in a fresh process in the copy (its checkpoints too):
+    TensorFlow's thread pools, which change the numerics, are fixed by a process's first op, so
+    an in-process run would depend on which tests ran before it in this process."""
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared if worker_id == "master" else shared.parent
+    project, done = shared / "sweep_project", shared / "sweep_project.done"
+    with _exclusive(shared / "sweep_project.lock"):
+        if not done.exists():
+            shutil.rmtree(project, ignore_errors=True)
+            copy_of(complete_run.project, project)
+            command = [sys.executable, "-c", SEQUENTIAL_SWEEP, str(project)]
+            subprocess.run(command, check=True, timeout=300, cwd=project)
+            done.touch()
+    return project
 
 
 def copy_of(project: Path, destination: Path) -> Path:
