@@ -10,6 +10,9 @@ DEBIAN_DATA_DIR := /usr/share/datasets/fashion-mnist
 export KEDRO_DISABLE_TELEMETRY := 1
 # MLflow 3 sends usage telemetry unless told not to; the project sends nothing anywhere.
 export MLFLOW_DISABLE_TELEMETRY := true
+# Airflow (the dev extra) collects usage data through Scarf unless told not to.
+export AIRFLOW__USAGE_DATA_COLLECTION__ENABLED := False
+export SCARF_ANALYTICS := false
 
 .PHONY: run test data setup browser lint viz viz-build ui serve explore
 
