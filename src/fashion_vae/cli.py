@@ -131,14 +131,16 @@ def explore(
     """Serve a web page over the latest (or pinned) model's latent space, on this machine."""
     # Imported here: they load TensorFlow and Gradio, which `kedro --help` should not.
     from fashion_vae.explorer.launcher import launch  # noqa: PLC0415
-    from fashion_vae.explorer.loading import load_explorer  # noqa: PLC0415
+    from fashion_vae.explorer.loading import load_explorer, load_login  # noqa: PLC0415
 
+    project = find_kedro_project(Path.cwd())
     try:
-        explorer = load_explorer(find_kedro_project(Path.cwd()), env, load_versions, params)
+        explorer = load_explorer(project, env, load_versions, params)
+        login = load_login(project, env)
     except EXPECTED_ERRORS as error:
         raise click.ClickException(_explained(error)) from error
     try:
-        app = launch(explorer, host, port)
+        app = launch(explorer, host, port, login)
     except OSError as error:
         raise click.ClickException(f"cannot serve on {host}:{port}: {error}") from error
     click.echo(f"Fashion VAE explorer: {app.local_url} (Ctrl+C stops it)")

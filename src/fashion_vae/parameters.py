@@ -379,6 +379,8 @@ class ExploreParameters(Section, title="explore"):
     invert: Literal["auto"] | bool = "auto"
     knn_k: PositiveInt = 5
     batch_size: PositiveInt = 256
+    # The web server refuses a larger upload before storing it (Gradio's max_file_size).
+    max_upload_mb: float = Field(5.0, gt=0, le=1024)
 
     @model_validator(mode="after")
     def _slider_bounds_ordered(self) -> Self:

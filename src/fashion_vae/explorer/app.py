@@ -255,11 +255,21 @@ def _wire(explorer: Explorer, page: Page) -> None:
         )
 
 
-def serve(app: gr.Blocks, host: str, port: int) -> gr.Blocks:
-    """Start the app on host:port without blocking; nothing is fetched from or sent elsewhere."""
+def serve(
+    app: gr.Blocks,
+    host: str,
+    port: int,
+    *,
+    max_upload_mb: float,
+    login: tuple[str, str] | None = None,
+) -> gr.Blocks:
+    """Start the app on host:port without blocking; nothing is fetched from or sent elsewhere.
+    Larger uploads are refused before they are stored; with `login`, every route asks for it."""
     app.launch(
         server_name=host,
         server_port=port,
+        max_file_size=int(max_upload_mb * 1024 * 1024),
+        auth=login,
         prevent_thread_lock=True,
         share=False,
         inbrowser=False,

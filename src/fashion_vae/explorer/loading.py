@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kedro.config import MissingConfigException
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from pydantic import ValidationError
@@ -61,3 +62,27 @@ def load_explorer(
         for argument, (name, _) in INPUTS.items()
     }
     return build_explorer(**loaded, params=params)
+
+
+# The credentials entry (conf/local/credentials.yml, never committed) of the explorer's login.
+LOGIN_CREDENTIALS = "explorer_login"
+
+
+def load_login(project_path: Path, env: str | None) -> tuple[str, str] | None:
+    """The explorer's login from the environment's credentials (`explorer_login`: `username`,
+    `password`; `${oc.env:VARIABLE}` reads one from the environment), or None."""
+    bootstrap_project(project_path)
+    with KedroSession.create(project_path=project_path, env=env) as session:
+        try:
+            credentials = session.load_context().config_loader["credentials"]
+        except MissingConfigException:  # no credentials file: no login
+            return None
+    login = credentials.get(LOGIN_CREDENTIALS)
+    if login is None:
+        return None
+    if not isinstance(login, dict) or not login.get("username") or not login.get("password"):
+        raise ProjectError(
+            f"credentials {LOGIN_CREDENTIALS} must have a username and a password, e.g.\n"
+            f"{LOGIN_CREDENTIALS}:\n  username: ada\n  password: ${{oc.env:EXPLORER_PASSWORD}}"
+        )
+    return str(login["username"]), str(login["password"])
