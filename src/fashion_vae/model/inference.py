@@ -4,6 +4,9 @@ Every pipeline that runs a model on many images uses these, so that batching and
 that name a mismatched model live in one place.
 """
 
+import weakref
+from typing import Any
+
 import keras
 import numpy as np
 from scipy import special
@@ -39,17 +42,46 @@ def check_vae_fits(vae: VAE, images: np.ndarray) -> None:
         )
 
 
+def predict_in_chunks(model: keras.Model, inputs: np.ndarray, batch_size: int) -> Any:
+    """`model.predict(inputs)`, without the data pipeline `predict` builds at every call: one
+    compiled step per chunk of at most `batch_size` rows (so memory stays bounded), outputs
+    concatenated. A request of a few images then costs its arithmetic, not the set-up."""
+    if len(inputs) == 0:
+        return model.predict(inputs, batch_size=batch_size, verbose=0)
+    chunks = [
+        model.predict_on_batch(inputs[start : start + batch_size])
+        for start in range(0, len(inputs), batch_size)
+    ]
+    return keras.tree.map_structure(lambda *parts: np.concatenate(parts), *chunks)
+
+
+# Each model's sharded wrapper, made once: Keras compiles a model's predict step once per model.
+_SHARDED: weakref.WeakKeyDictionary[keras.Model, dict[int, keras.Model]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sharded(model: keras.Model, shards: int) -> keras.Model:
+    """`model` computing each batch in `shards` slices side by side (itself for one)."""
+    if shards <= 1:
+        return model
+    wrappers = _SHARDED.setdefault(model, {})
+    if shards not in wrappers:
+        wrappers[shards] = InShards(model, shards)
+    return wrappers[shards]
+
+
 def encode_images(vae: VAE, images: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means and log-variances (N × latent_dim, float32) of the images."""
     check_vae_fits(vae, images)
-    encoder = InShards(vae.encoder, vae.batch_shards)
-    z_mean, z_log_var = encoder.predict(images, batch_size=batch_size, verbose=0)
+    encoder = _sharded(vae.encoder, vae.batch_shards)
+    z_mean, z_log_var = predict_in_chunks(encoder, images, batch_size)
     return z_mean, z_log_var
 
 
 def decode_logits(vae: VAE, z: np.ndarray, batch_size: int) -> np.ndarray:
     """The decoder's pixel logits of latent codes, batched (for likelihoods)."""
-    return InShards(vae.decoder, vae.batch_shards).predict(z, batch_size=batch_size, verbose=0)
+    return predict_in_chunks(_sharded(vae.decoder, vae.batch_shards), z, batch_size)
 
 
 def decode_latents(vae: VAE, z: np.ndarray, batch_size: int) -> np.ndarray:
