@@ -176,3 +176,13 @@ def test_evaluate_speed_reads_the_node_times_that_the_hook_logs(
     seconds = evaluate_speed.node_seconds(log)
     assert list(seconds) == ["evaluate.likelihood_metrics", "report.build_report_page"]
     assert all(value >= 0 for value in seconds.values())
+
+
+def test_inference_latency_times_both_paths_on_each_request_size(benchmark_project: Path) -> None:
+    output = run_benchmark(benchmark_project, "inference_latency.py", "--repeats=2")
+    rows = [line for line in output.splitlines() if "images: predict per call" in line]
+    assert [int(numbers(row)[0]) for row in rows] == [1, 16, 256]
+    for row in rows:
+        _, former, current, ratio, _ = numbers(row)
+        assert former > 0 and current > 0
+        assert ratio == pytest.approx(former / current, rel=0.1)

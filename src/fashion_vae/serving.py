@@ -85,7 +85,9 @@ def _in_unit_range(images: np.ndarray) -> np.ndarray:
     return images
 
 
-def _signature(input_name: str, latent_dim: int) -> tuple[ModelSignature, dict[str, np.ndarray]]:
+def model_signature(
+    input_name: str, latent_dim: int
+) -> tuple[ModelSignature, dict[str, np.ndarray]]:
     """The model's input and output as float32 tensors, the batch dimension free, and an
     input example of one row (MLflow's UI shows both)."""
     images, codes = IMAGE_SHAPE, (latent_dim,)
@@ -130,7 +132,7 @@ def log_vae_models(vae: VAE, max_request_rows: int) -> list[str]:
                 ],
             ).model_uri
             for name, input_name in MODELS.items()
-            for signature, example in [_signature(input_name, vae.latent_dim)]
+            for signature, example in [model_signature(input_name, vae.latent_dim)]
         ]
 
 
