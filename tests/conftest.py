@@ -152,15 +152,37 @@ def complete_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Si
     `project` is shared by every test module and every test worker: read it, or copy it with
     `copy_of` before writing. `decisions` is what that first run's runner decided per node.
     """
+    project = _once_per_suite(
+        tmp_path_factory,
+        worker_id,
+        "complete_run",
+        lambda project: json.dumps(cached_run(copy_project(project))),
+    )
+    return SimpleNamespace(project=project, decisions=json.loads(_record(project).read_text()))
+
+
+def _once_per_suite(
+    tmp_path_factory: pytest.TempPathFactory,
+    worker_id: str,
+    name: str,
+    make: Callable[[Path], str],
+) -> Path:
+    """The folder `name` that `make` fills once for every test worker of the suite (the first
+    to come makes it, the others wait); what `make` returns is kept in `_record(folder)`."""
     # pytest-xdist's workers have their own temporary folders under one shared parent.
     shared = tmp_path_factory.getbasetemp()
     shared = shared if worker_id == "master" else shared.parent
-    project, record = shared / "complete_run", shared / "complete_run.json"
-    with _exclusive(shared / "complete_run.lock"):
-        if not record.exists():
-            shutil.rmtree(project, ignore_errors=True)
-            record.write_text(json.dumps(cached_run(copy_project(project))))
-    return SimpleNamespace(project=project, decisions=json.loads(record.read_text()))
+    folder = shared / name
+    with _exclusive(shared / f"{name}.lock"):
+        if not _record(folder).exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            _record(folder).write_text(make(folder))
+    return folder
+
+
+def _record(folder: Path) -> Path:
+    """Where `_once_per_suite` keeps what made `folder`."""
+    return folder.with_name(f"{folder.name}.json")
 
 
 # The sweep without cache, sequentially, in a fresh process (a script for `python -c`).
@@ -184,17 +206,14 @@ def sweep_project(
     like `complete_run`. The sweep runs in a fresh process in the copy (its checkpoints too):
     TensorFlow's thread pools, which change the numerics, are fixed by a process's first op, so
     an in-process run would depend on which tests ran before it in this process."""
-    shared = tmp_path_factory.getbasetemp()
-    shared = shared if worker_id == "master" else shared.parent
-    project, done = shared / "sweep_project", shared / "sweep_project.done"
-    with _exclusive(shared / "sweep_project.lock"):
-        if not done.exists():
-            shutil.rmtree(project, ignore_errors=True)
-            copy_of(complete_run.project, project)
-            command = [sys.executable, "-c", SEQUENTIAL_SWEEP, str(project)]
-            subprocess.run(command, check=True, timeout=300, cwd=project)
-            done.touch()
-    return project
+
+    def make(project: Path) -> str:
+        copy_of(complete_run.project, project)
+        command = [sys.executable, "-c", SEQUENTIAL_SWEEP, str(project)]
+        subprocess.run(command, check=True, timeout=300, cwd=project)
+        return "{}"
+
+    return _once_per_suite(tmp_path_factory, worker_id, "sweep_project", make)
 
 
 def copy_of(project: Path, destination: Path) -> Path:

@@ -191,6 +191,21 @@ def glorot(seeds: Iterator[int | None]) -> keras.initializers.Initializer:
     return keras.initializers.GlorotUniform(seed=next(seeds))
 
 
+def _dense_layers(
+    x: Any, units: Sequence[int], activation: str, dtype_policy: str, seeds: Iterator[int | None]
+) -> Any:
+    """`x` through dense layers `dense_0`, `dense_1`, ... of `units` each."""
+    for index, width in enumerate(units):
+        x = layers.Dense(
+            width,
+            activation=activation,
+            name=f"dense_{index}",
+            dtype=dtype_policy,
+            kernel_initializer=glorot(seeds),
+        )(x)
+    return x
+
+
 def build_encoder(
     latent_dim: int,
     filters: Sequence[int],
@@ -217,14 +232,7 @@ def build_encoder(
             kernel_initializer=glorot(seeds),
         )(x)
     x = layers.Flatten(name="flatten", dtype=dtype_policy)(x)
-    for index, units in enumerate(dense_units):
-        x = layers.Dense(
-            units,
-            activation=activation,
-            name=f"dense_{index}",
-            dtype=dtype_policy,
-            kernel_initializer=glorot(seeds),
-        )(x)
+    x = _dense_layers(x, dense_units, activation, dtype_policy, seeds)
     heads = {"dtype": "float32"}
     z_mean = layers.Dense(latent_dim, name="z_mean", kernel_initializer=glorot(seeds), **heads)(x)
     z_log_var = layers.Dense(
@@ -250,15 +258,7 @@ def build_decoder(
     # The decoder retraces the encoder's sides backwards (28 → 14 → 7 → 4 for three layers).
     sides = feature_sides(len(filters))
     latent = keras.Input(shape=(latent_dim,), name="z")
-    x = latent
-    for index, units in enumerate(dense_units):
-        x = layers.Dense(
-            units,
-            activation=activation,
-            name=f"dense_{index}",
-            dtype=dtype_policy,
-            kernel_initializer=glorot(seeds),
-        )(x)
+    x = _dense_layers(latent, dense_units, activation, dtype_policy, seeds)
     side = sides[-1]
     x = layers.Dense(
         side * side * filters[0],
