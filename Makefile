@@ -81,15 +81,17 @@ ui: setup
 		--host 127.0.0.1 --port $(UI_PORT)
 
 # A model a run logged, over HTTP on this machine: make serve RUN=<MLflow run id>, the encoder
-# (MODEL=vae_decoder: the decoder).
+# (MODEL=vae_decoder: the decoder), with one worker per core (SERVE_WORKERS=N: N), each with
+# TensorFlow threads for its share of the cores; the choice is printed.
 MODEL ?= vae
 SERVE_PORT ?= 5001
+SERVE_WORKERS ?= auto
 TRACKING_DB ?= $(CURDIR)/data/09_tracking/mlflow.db
 serve: setup
 	@test -n "$(RUN)" || { echo "usage: make serve RUN=<MLflow run id>"; exit 2; }
 	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI=sqlite:///$(TRACKING_DB) \
-		$(BIN)/mlflow models serve --env-manager local -m runs:/$(RUN)/$(MODEL) \
-		--host 127.0.0.1 --port $(SERVE_PORT)
+		$(BIN)/python -m fashion_vae.serving --run $(RUN) --model $(MODEL) \
+		--host 127.0.0.1 --port $(SERVE_PORT) --workers $(SERVE_WORKERS)
 
 # The latent-space explorer of the latest stored model, on this machine only (KEDRO_ENV=test for
 # the test environment's model; `kedro explore --load-versions` pins versions).

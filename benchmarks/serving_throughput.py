@@ -3,10 +3,10 @@
 Logs the `default` architecture (initial weights: the trained model's arithmetic) twice into a
 temporary MLflow store: as training logs it (`fashion_vae.serving`, chunked `predict_on_batch`)
 and with the former per-call `Model.predict` (this file is that model's loader module). Each is
-served in turn by `mlflow models serve --env-manager local` with the workers and TensorFlow
-threads of each configuration, and sent requests of 1, 16 and 256 test images as JSON: one
-client for `--seconds`, then 16 concurrent clients. Prints p50 and p95 per request and
-images/s; every answer must be HTTP 200.
+served in turn as `make serve` serves it (`fashion_vae.serving.server_command`: one worker,
+and `auto` workers; the former model with one worker and TensorFlow's default threads), and
+sent requests of 1, 16 and 256 test images as JSON: one client for `--seconds`, then 16
+concurrent clients. Prints p50 and p95 per request and images/s; every answer must be HTTP 200.
 
     .venv/bin/python benchmarks/serving_throughput.py [--seconds 8]
 """
@@ -77,22 +77,26 @@ def log_models(store: Path) -> dict[str, str]:
     return {"current": current, "former": former}
 
 
-def serve(uri: str, store: Path, workers: int, threads: tuple[int, int] | None) -> tuple:
-    """`mlflow models serve` of `uri` on a free port of 127.0.0.1, answering: (process, url)."""
+def serve(uri: str, store: Path, workers: str, former: bool) -> tuple:
+    """`mlflow models serve` of `uri` on a free port of 127.0.0.1 as `make serve` starts it
+    (the former model: one worker, TensorFlow's default threads); answering: (process, url)."""
+    from fashion_vae.serving import server_command  # noqa: PLC0415
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    command, environment, described = server_command(uri, "127.0.0.1", port, workers)
+    if former:
+        environment = {"MLFLOW_DISABLE_TELEMETRY": "true"}
+        described = "workers = 1, TensorFlow's default threads"
+    print(f"# {described}", flush=True)
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("TF_NUM_")},
+        **environment,
         "MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}",
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
     }
-    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
-        env.pop(name, None)
-    if threads:
-        env["TF_NUM_INTRAOP_THREADS"], env["TF_NUM_INTEROP_THREADS"] = map(str, threads)
-    command = [str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", uri]
-    command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", str(workers)]
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -165,17 +169,16 @@ def main() -> None:
     bodies = {
         n: json.dumps({"inputs": {"images": test_images[:n].tolist()}}).encode() for n in SIZES
     }
-    cores = os.cpu_count() or 1
     configurations = [
-        ("former", 1, None, "1 worker, TensorFlow's default threads (former)"),
-        ("current", 1, None, "1 worker, TensorFlow's default threads"),
-        ("current", cores, (1, 1), f"{cores} workers, 1 TensorFlow thread each"),
+        ("former", "1", "former predict, 1 worker"),
+        ("current", "1", "current, 1 worker"),
+        ("current", "auto", "current, workers auto"),
     ]
     with tempfile.TemporaryDirectory() as folder:
         store = Path(folder)
         uris = log_models(store)
-        for model, workers, threads, label in configurations:
-            server, url = serve(uris[model], store, workers, threads)
+        for model, workers, label in configurations:
+            server, url = serve(uris[model], store, workers, former=model == "former")
             try:
                 for n in SIZES:
                     for clients in (1, CLIENTS):
@@ -183,7 +186,7 @@ def main() -> None:
                         p50, p95 = (quantiles(times, n=100)[i] * 1e3 for i in (49, 94))
                         rate = n * len(times) / args.seconds
                         print(
-                            f"{label:48s} {n:4d} images, {clients:2d} clients: p50 {p50:7.1f} "
+                            f"{label:26s} {n:4d} images, {clients:2d} clients: p50 {p50:7.1f} "
                             f"ms, p95 {p95:7.1f} ms, {rate:8,.0f} images/s",
                             flush=True,
                         )

@@ -213,3 +213,9 @@ def test_a_stored_bfloat16_model_computes_in_float32_where_bfloat16_is_emulated(
     float32.save(tmp_path / "float32.keras")
     kept = TensorFlowModelDataset(filepath=str(tmp_path / "float32.keras")).load()
     assert kept.encoder.get_layer("conv_0").compute_dtype == "float32"
+
+
+def test_a_model_server_gets_one_worker_per_core_unless_told() -> None:
+    assert hardware.serving_workers("auto", cores=2).value == 2
+    assert hardware.serving_workers("auto", cores=1).value == 1
+    assert hardware.serving_workers("3", cores=2) == hardware.Choice(3, "as configured")

@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -264,8 +265,9 @@ def test_mlflow_models_serve_answers_images_and_refuses_bad_requests(
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",  # the server runs uvicorn
         "MLFLOW_TRACKING_URI": tracked["client"].tracking_uri,
     }
-    command = [str(bin_dir / "mlflow"), "models", "serve", "--env-manager", "local"]
-    command += ["-m", f"runs:/{run.info.run_id}/vae", "-h", "127.0.0.1", "-p", str(port)]
+    # As `make serve` starts it: two workers, whatever the cores.
+    command = [sys.executable, "-m", "fashion_vae.serving", "--run", run.info.run_id]
+    command += ["--model", "vae", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(
         command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -280,6 +282,7 @@ def test_mlflow_models_serve_answers_images_and_refuses_bad_requests(
             time.sleep(0.5)
         else:
             pytest.fail(f"no server on {base}: {(tmp_path / 'serve.log').read_text()[-2000:]}")
+        assert "workers = 2 (as configured)" in (tmp_path / "serve.log").read_text()
         images = np.load(project / OUTPUTS / "05_model_input" / "test_images.npy")[:4]
         status, answer = _post(f"{base}/invocations", {"inputs": {"images": images.tolist()}})
         assert status == 200
@@ -308,8 +311,13 @@ def test_mlflow_models_serve_answers_images_and_refuses_bad_requests(
         with pytest.raises(urllib.error.HTTPError) as malformed:
             urllib.request.urlopen(request, timeout=30)
         assert malformed.value.code == 400
-        status, answer = _post(f"{base}/invocations", {"inputs": {"images": images.tolist()}})
-        assert status == 200
+        # Sixteen clients at once each get their answer.
+        payload = {"inputs": {"images": images.tolist()}}
+        with ThreadPoolExecutor(16) as clients:
+            answers = list(clients.map(lambda _: _post(f"{base}/invocations", payload), range(32)))
+        for status, answer in answers:
+            assert status == 200
+            np.testing.assert_allclose(answer["predictions"], means, rtol=1e-4, atol=1e-5)
     finally:
         _stop(server)
         log.close()

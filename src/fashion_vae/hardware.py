@@ -164,6 +164,15 @@ def tensorflow_threads(
     return chosen[0], chosen[1]
 
 
+def serving_workers(requested: int | str, cores: int | None = None) -> Choice:
+    """Worker processes of a model server: itself, or for "auto" one per core (each then
+    sizes TensorFlow's threads for its share of the cores, `tensorflow_threads`)."""
+    if requested != AUTO:
+        return Choice(int(requested), "as configured")
+    cores = usable_cores() if cores is None else cores
+    return Choice(cores, f"{_cores(cores)}: one worker per core, requests side by side")
+
+
 def mixture_threads(requested: int | str, dimensions: int, cores: int | None = None) -> Choice:
     """BLAS threads for fitting a mixture: itself, or for "auto" every core for many dimensions."""
     if requested != AUTO:
