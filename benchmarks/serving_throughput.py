@@ -30,7 +30,7 @@ SIZES = (1, 16, 256)
 CLIENTS = 16
 
 
-def _load_pyfunc(data_path: str, model_config: dict[str, Any]) -> Any:
+def _load_pyfunc(data_path: str, model_config: dict[str, Any] | None = None) -> Any:
     """The former served model: a new sharded wrapper and `Model.predict` at every request."""
     import keras  # noqa: PLC0415 - in the server only
 
@@ -119,12 +119,16 @@ def serve(uri: str, store: Path, workers: str, former: bool) -> tuple:
 
 def stop(server: subprocess.Popen) -> None:
     """Stop the server's process group (its workers too)."""
-    try:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(server.pid, sig)
+            server.wait(timeout=30)
+            return
+        except ProcessLookupError:
+            server.wait()
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def load(url: str, body: bytes, clients: int, seconds: float) -> list[float]:
