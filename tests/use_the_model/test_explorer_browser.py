@@ -25,8 +25,9 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-# Schemes that never leave the browser.
-LOCAL_SCHEMES = {"data", "blob"}
+# Schemes that never leave the browser (chrome: its own pages, such as the new tab page that
+# may still be loading its resources when the test navigates away).
+LOCAL_SCHEMES = {"data", "blob", "chrome", "chrome-untrusted"}
 WAIT_S = 60
 
 
