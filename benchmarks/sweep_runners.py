@@ -76,10 +76,14 @@ def main() -> None:
     parser.add_argument("--params", help="kedro run --params for every run")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each runner")
     parser.add_argument("--nodes", type=int, default=50, help="trivial nodes for the overhead")
+    parser.add_argument(
+        "--runners", default=",".join(RUNNERS), help="which, comma-separated (sequential first)"
+    )
     args = parser.parse_args()
-    seconds: dict[str, list[float]] = {name: [] for name in RUNNERS}
+    names = args.runners.split(",")
+    seconds: dict[str, list[float]] = {name: [] for name in names}
     for repeat in range(args.repeats):
-        for name in rotated(list(RUNNERS), repeat):
+        for name in rotated(names, repeat):
             wall, ran = sweep_seconds(args.env, args.params, RUNNERS[name])
             seconds[name].append(wall)
             print(f"run {repeat + 1} {name:22s}: {wall:7.1f} s ({ran} nodes)", flush=True)
