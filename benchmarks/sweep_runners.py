@@ -32,7 +32,7 @@ from fashion_vae.cache import DaskRunner
 RUNNERS = {
     "sequential": [],
     "ParallelRunner": ["--runner=ParallelRunner"],
-    "Dask, 2 local workers": ["--runner=DaskRunner", "--runner-params=n_workers=2"],
+    "Dask (2 local workers)": ["--runner=DaskRunner", "--runner-params=n_workers=2"],
 }
 KEDRO = str(ROOT / ".venv" / "bin" / "kedro")
 
