@@ -218,4 +218,5 @@ def test_a_stored_bfloat16_model_computes_in_float32_where_bfloat16_is_emulated(
 def test_a_model_server_gets_one_worker_per_core_unless_told() -> None:
     assert hardware.serving_workers("auto", cores=2).value == 2
     assert hardware.serving_workers("auto", cores=1).value == 1
+    assert hardware.serving_workers("auto", cores=64).value == hardware.MAX_SERVING_WORKERS
     assert hardware.serving_workers("3", cores=2) == hardware.Choice(3, "as configured")

@@ -34,6 +34,8 @@ NATIVE_BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
 BFLOAT16_GPU_CAPABILITY = (8, 0)
 # From this many modelled dimensions, the latent mixture's EM runs on every core.
 MIXTURE_THREADS_FROM_DIMENSIONS = 64
+# At most this many model-server workers for "auto" (one per core below it).
+MAX_SERVING_WORKERS = 4
 MIXED_BFLOAT16 = "mixed_bfloat16"
 FLOAT32 = "float32"
 AUTO = "auto"
@@ -170,7 +172,10 @@ def serving_workers(requested: int | str, cores: int | None = None) -> Choice:
     if requested != AUTO:
         return Choice(int(requested), "as configured")
     cores = usable_cores() if cores is None else cores
-    return Choice(cores, f"{_cores(cores)}: one worker per core, requests side by side")
+    # Measured on 2 cores only; each worker loads its own TensorFlow and model, so many cores
+    # do not get as many workers until a measurement says they pay.
+    workers = min(cores, MAX_SERVING_WORKERS)
+    return Choice(workers, f"{_cores(cores)}: one worker per core, at most {MAX_SERVING_WORKERS}")
 
 
 def mixture_threads(requested: int | str, dimensions: int, cores: int | None = None) -> Choice:
