@@ -1,4 +1,5 @@
-"""Project commands: Kedro's own `kedro run`, with the cache on by default (README, "Caching").
+"""Project commands: Kedro's own `kedro run`, with the cache on by default (docs/guide.md,
+"Caching").
 
 Kedro lets a project's `cli.py` override its commands. This `run` is Kedro's `run` command
 object with its options, parsing, deprecations and session handling untouched. It changes

@@ -1,6 +1,6 @@
 """The sweep's members: their training parameters, and which members a pipeline is built for.
 
-`sweep.members` lists settings of the `training` section, one member each (README, "The
+`sweep.members` lists settings of the `training` section, one member each (docs/guide.md, "The
 latent-space sweep"). Each member is a namespace: Kedro gives its copy of the training node
 the parameter `params:<member>.training`, which `ProjectConfigLoader` adds to the parameters:
 the run's `training` section (with the environment's and `--params`' overrides) updated with

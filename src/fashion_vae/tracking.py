@@ -1,4 +1,4 @@
-"""Every `kedro run` as one MLflow run, through kedro-mlflow (README, "Tracking runs").
+"""Every `kedro run` as one MLflow run, through kedro-mlflow (docs/guide.md, "Tracking runs").
 
 kedro-mlflow's `MlflowHook` reads `conf/<env>/mlflow.yml`, opens the run before the first
 node and closes it after the last, FAILED if the pipeline raised. `MlflowTrackingHook` is that

@@ -1,4 +1,4 @@
-"""The DaskRunner on a local cluster of its own: no address, no set-up (README, "Beyond one
+"""The DaskRunner on a local cluster of its own: no address, no set-up (docs/guide.md, "Beyond one
 machine"). The sweep on a real scheduler and workers is in tests/pipelines/test_sweep.py."""
 
 import os

@@ -1,5 +1,5 @@
-"""The sweep on a real Dask scheduler and workers, started as users start them (README, "Beyond
-one machine"); every process listens on 127.0.0.1 and is stopped at the end."""
+"""The sweep on a real Dask scheduler and workers, started as users start them (docs/guide.md,
+"Beyond one machine"); every process listens on 127.0.0.1 and is stopped at the end."""
 
 import contextlib
 import json

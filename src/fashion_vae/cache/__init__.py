@@ -1,4 +1,4 @@
-"""Reuse what is already computed, and never reuse what is stale: see README, "Caching"."""
+"""Reuse what is already computed, and never reuse what is stale: see docs/guide.md, "Caching"."""
 
 from .dask_runner import DaskClusterError, DaskRunner
 from .manifest import ManifestDataset

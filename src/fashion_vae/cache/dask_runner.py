@@ -1,4 +1,5 @@
-"""Kedro's nodes on a Dask cluster: `kedro run --runner=DaskRunner` (README, "Beyond one machine").
+"""Kedro's nodes on a Dask cluster: `kedro run --runner=DaskRunner` (docs/guide.md, "Beyond one
+machine").
 
 The driver (the `kedro run` process) keeps everything that makes a run one run: the session,
 its hooks before and after the pipeline, the run lock, the MLflow run and the cache manifest.
