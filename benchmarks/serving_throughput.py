@@ -5,8 +5,9 @@ temporary MLflow store: as training logs it (`fashion_vae.serving`, chunked `pre
 and with the former per-call `Model.predict` (this file is that model's loader module). Each is
 served in turn as `make serve` serves it (`fashion_vae.serving.server_command`: one worker,
 and `auto` workers; the former model with one worker and TensorFlow's default threads), and
-sent requests of 1, 16 and 256 test images as JSON: one client for `--seconds`, then 16
-concurrent clients. Prints p50 and p95 per request and images/s; every answer must be HTTP 200.
+sent requests of 1, 16 and 256 test images as JSON `{"inputs": {"images": ...}}` and as Parquet
+(`fashion_vae.serving.parquet_request`): one client for `--seconds`, then 16 concurrent clients.
+Prints p50 and p95 per request and images/s; every answer must be HTTP 200.
 
     .venv/bin/python benchmarks/serving_throughput.py [--seconds 8]
 """
@@ -131,7 +132,7 @@ def stop(server: subprocess.Popen) -> None:
             continue
 
 
-def load(url: str, body: bytes, clients: int, seconds: float) -> list[float]:
+def load(url: str, body: bytes, content_type: str, clients: int, seconds: float) -> list[float]:
     """Seconds per request of `clients` threads sending `body` for `seconds`; all HTTP 200."""
     import httpx  # noqa: PLC0415
 
@@ -146,7 +147,7 @@ def load(url: str, body: bytes, clients: int, seconds: float) -> list[float]:
                 answer = http.post(
                     f"{url}/invocations",
                     content=body,
-                    headers={"Content-Type": "application/json"},
+                    headers={"Content-Type": content_type},
                 )
                 latencies.append(time.perf_counter() - started)
                 if answer.status_code != 200:
@@ -169,29 +170,36 @@ def main() -> None:
     import numpy as np  # noqa: PLC0415
     from project import MODEL_INPUT  # noqa: PLC0415
 
+    from fashion_vae.serving import PARQUET, parquet_request  # noqa: PLC0415
+
     test_images = np.load(MODEL_INPUT / "test_images.npy", mmap_mode="r")
     bodies = {
-        n: json.dumps({"inputs": {"images": test_images[:n].tolist()}}).encode() for n in SIZES
-    }
+        ("JSON", n): json.dumps({"inputs": {"images": test_images[:n].tolist()}}).encode()
+        for n in SIZES
+    } | {("Parquet", n): parquet_request(test_images[:n]) for n in SIZES}
+    content_types = {"JSON": "application/json", "Parquet": PARQUET}
     configurations = [
-        ("former", "1", "former predict, 1 worker"),
-        ("current", "1", "current, 1 worker"),
-        ("current", "auto", "current, workers auto"),
+        ("former", "1", "JSON", "former predict, 1 worker"),
+        ("current", "1", "JSON", "current, 1 worker"),
+        ("current", "auto", "JSON", "current, workers auto"),
+        ("current", "1", "Parquet", "current, 1 worker"),
+        ("current", "auto", "Parquet", "current, workers auto"),
     ]
     with tempfile.TemporaryDirectory() as folder:
         store = Path(folder)
         uris = log_models(store)
-        for model, workers, label in configurations:
+        for model, workers, body_format, label in configurations:
             server, url = serve(uris[model], store, workers, former=model == "former")
             try:
                 for n in SIZES:
                     for clients in (1, CLIENTS):
-                        times = load(url, bodies[n], clients, args.seconds)
+                        body = bodies[body_format, n]
+                        times = load(url, body, content_types[body_format], clients, args.seconds)
                         p50, p95 = (quantiles(times, n=100)[i] * 1e3 for i in (49, 94))
                         rate = n * len(times) / args.seconds
                         print(
-                            f"{label:26s} {n:4d} images, {clients:2d} clients: p50 {p50:7.1f} "
-                            f"ms, p95 {p95:7.1f} ms, {rate:8,.0f} images/s",
+                            f"{label:26s} {body_format:7s} {n:4d} images, {clients:2d} clients: "
+                            f"p50 {p50:7.1f} ms, p95 {p95:7.1f} ms, {rate:8,.0f} images/s",
                             flush=True,
                         )
             finally:

@@ -33,6 +33,7 @@ from mlflow.tracking import MlflowClient
 
 from fashion_vae.cache import make_runner
 from fashion_vae.model import decode_latents, encode_images
+from fashion_vae.serving import PARQUET, parquet_request
 from fashion_vae.tracking import flatten
 
 EXPERIMENT = "fashion_vae_test"
@@ -222,10 +223,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _post(url: str, payload: dict[str, Any]) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        url, json.dumps(payload).encode(), {"Content-Type": "application/json"}
-    )
+def _post(url: str, payload: dict[str, Any] | bytes) -> tuple[int, Any]:
+    """Status and answer of a JSON request, or of a Parquet one where `payload` is bytes."""
+    if isinstance(payload, bytes):
+        request = urllib.request.Request(url, payload, {"Content-Type": PARQUET})
+    else:
+        request = urllib.request.Request(
+            url, json.dumps(payload).encode(), {"Content-Type": "application/json"}
+        )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.load(response)
@@ -252,6 +257,29 @@ def _stop(server: subprocess.Popen) -> None:
             if server.returncode is not None and not _group_alive(server.pid):
                 return
             time.sleep(0.2)
+
+
+def _refused_with_400s(base: str, images: np.ndarray) -> None:
+    """Each bad request to the server at `base` is answered 400 with its message."""
+    status, answer = _post(f"{base}/invocations", parquet_request(images[:, :20]))
+    assert status == 400 and "could not be converted" in answer["message"], answer
+    bad = {
+        "finite": {"inputs": np.full((1, 28, 28, 1), 1e39).tolist()},  # inf in float32
+        "[0, 1]": {"inputs": {"images": (images * 255).tolist()}},
+        # conf/test's tracking.max_request_rows
+        "at most 64 per request": {"inputs": np.zeros((65, 28, 28, 1), np.uint8).tolist()},
+        "does not match expected shape": {"inputs": {"images": []}},
+        "missing inputs ['images']": {"inputs": {"latents": [[0.0] * 16]}},
+    }
+    for expected, request in bad.items():
+        status, answer = _post(f"{base}/invocations", request)
+        assert status == 400 and expected in answer["message"], (expected, answer)
+    request = urllib.request.Request(
+        f"{base}/invocations", b"{not json", {"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as malformed:
+        urllib.request.urlopen(request, timeout=30)
+    assert malformed.value.code == 400
 
 
 def test_mlflow_models_serve_answers_images_and_refuses_bad_requests(
@@ -293,24 +321,12 @@ def test_mlflow_models_serve_answers_images_and_refuses_bad_requests(
         status, answer = _post(f"{base}/invocations", {"inputs": images.tolist()})
         assert status == 200
         np.testing.assert_allclose(answer["predictions"], means, rtol=1e-4, atol=1e-5)
+        # The same images as Parquet, the compact body.
+        status, answer = _post(f"{base}/invocations", parquet_request(images))
+        assert status == 200
+        np.testing.assert_allclose(answer["predictions"], means, rtol=1e-4, atol=1e-5)
         # Bad requests get a 400 with a message, and the server answers the next good one.
-        bad = {
-            "finite": {"inputs": np.full((1, 28, 28, 1), 1e39).tolist()},  # inf in float32
-            "[0, 1]": {"inputs": {"images": (images * 255).tolist()}},
-            # conf/test's tracking.max_request_rows
-            "at most 64 per request": {"inputs": np.zeros((65, 28, 28, 1), np.uint8).tolist()},
-            "does not match expected shape": {"inputs": {"images": []}},
-            "missing inputs ['images']": {"inputs": {"latents": [[0.0] * 16]}},
-        }
-        for expected, request in bad.items():
-            status, answer = _post(f"{base}/invocations", request)
-            assert status == 400 and expected in answer["message"], (expected, answer)
-        request = urllib.request.Request(
-            f"{base}/invocations", b"{not json", {"Content-Type": "application/json"}
-        )
-        with pytest.raises(urllib.error.HTTPError) as malformed:
-            urllib.request.urlopen(request, timeout=30)
-        assert malformed.value.code == 400
+        _refused_with_400s(base, images)
         # Sixteen clients at once each get their answer.
         payload = {"inputs": {"images": images.tolist()}}
         with ThreadPoolExecutor(16) as clients:

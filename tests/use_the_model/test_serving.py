@@ -3,6 +3,7 @@
 `tests/test_tracking.py` serves the model a real `kedro run` logged with `mlflow models serve`.
 """
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,9 +11,10 @@ import mlflow
 import numpy as np
 import pytest
 from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import scoring_server
 
 from fashion_vae.model import VAE, decode_latents, encode_images
-from fashion_vae.serving import log_vae_models
+from fashion_vae.serving import PARQUET, log_vae_models, parquet_request
 
 MAX_REQUEST_ROWS = 64
 
@@ -81,3 +83,48 @@ def test_a_bad_request_is_refused_with_a_message(
         mlflow.pyfunc.load_model(models[model]).predict(request_)
     assert expected in refused.value.message
     assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def _scored(uri: str, body: bytes | str, content_type: str) -> tuple[int, object]:
+    """The status and answer of MLflow's scoring server's handler for one request body."""
+    model = mlflow.pyfunc.load_model(uri)
+    schema = model.metadata.get_input_schema()
+    try:
+        answer = scoring_server.invocations(body, content_type, model, schema)
+    except MlflowException as refused:
+        return refused.get_http_status_code(), refused.message
+    return answer.status, json.loads(answer.response)
+
+
+@pytest.mark.parametrize("model", ["vae", "vae_decoder"])
+def test_a_parquet_request_gets_the_json_requests_answer(
+    vae: VAE, models: dict[str, str], model: str
+) -> None:
+    assert PARQUET == scoring_server.CONTENT_TYPE_PARQUET
+    name = "images" if model == "vae" else "latents"
+    array = IMAGES if model == "vae" else encode_images(vae, IMAGES, 5)[0]
+    for rows in (1, len(array)):
+        as_json = json.dumps({"inputs": {name: array[:rows].tolist()}})
+        status, expected = _scored(models[model], as_json, scoring_server.CONTENT_TYPE_JSON)
+        assert status == 200
+        status, answer = _scored(models[model], parquet_request(array[:rows], name), PARQUET)
+        assert status == 200
+        np.testing.assert_allclose(answer["predictions"], expected["predictions"], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (parquet_request(IMAGES, "pictures"), "pictures"),
+        (parquet_request(IMAGES[:, :20]), "could not be converted to the expected shape"),
+        (parquet_request(IMAGES * 255), "[0, 1]"),
+        (parquet_request(np.full_like(IMAGES, np.nan)), "finite"),
+        (b"not a parquet file", "Parquet"),
+    ],
+)
+def test_a_bad_parquet_request_is_a_400_with_a_message(
+    models: dict[str, str], body: bytes, expected: str
+) -> None:
+    status, message = _scored(models["vae"], body, PARQUET)
+    assert status == 400
+    assert expected in message
