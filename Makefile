@@ -41,7 +41,7 @@ data: setup
 		 (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist)) >/dev/null 2>&1 || \
 		echo "apt-get could not install dataset-fashion-mnist; downloading from the mirror"; \
 	fi
-	$(BIN)/python -m fashion_vae.raw_data --dest $(RAW_DIR) --system-dir $(DEBIAN_DATA_DIR)
+	$(BIN)/python -m fashion_vae.data.raw_data --dest $(RAW_DIR) --system-dir $(DEBIAN_DATA_DIR)
 
 run: data
 	$(BIN)/kedro run

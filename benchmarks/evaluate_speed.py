@@ -55,7 +55,7 @@ loggers:
 root: {{handlers: [console], level: WARNING}}
 """
 # What `NodeTimingHook` logs after each node.
-NODE_SECONDS = re.compile(r"^fashion_vae\.hooks: (\S+) took ([\d.]+) s$", re.MULTILINE)
+NODE_SECONDS = re.compile(r"^fashion_vae\.hooks\.runs: (\S+) took ([\d.]+) s$", re.MULTILINE)
 
 
 def make_project_copy(root: Path) -> Path:

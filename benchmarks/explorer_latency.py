@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from project import training_parameters  # noqa: E402
+from project import project_config, training_parameters  # noqa: E402
 
 from fashion_vae.explorer.latent_space import decode, draw, fit_directions  # noqa: E402
 from fashion_vae.model import build_vae  # noqa: E402
@@ -139,7 +139,7 @@ def main() -> None:
     directions = fit_directions(rng.standard_normal((2000, vae.latent_dim)), args.sliders)
     values = rng.uniform(-3, 3, (args.repeats + WARM_UP, directions.count))
     residual = np.zeros(vae.latent_dim)
-    zoom = ExploreParameters().zoom
+    zoom = ExploreParameters.model_validate(project_config()["parameters"]["explore"]).zoom
     print(f"CPU: {cpu_model()}; model: {args.model or 'a fresh default-preset VAE'}")
     print(f"latent_dim {vae.latent_dim}, {directions.count} sliders, {args.repeats} repeats")
     calls = {

@@ -38,8 +38,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from project import MODEL_INPUT, ROOT, fixed_length_training, rotated  # noqa: E402
 
-from fashion_vae import hardware  # noqa: E402
-from fashion_vae.tensorflow_threads import apply_tensorflow_threads  # noqa: E402
+from fashion_vae.runtime import hardware  # noqa: E402
+from fashion_vae.runtime.tensorflow_threads import apply_tensorflow_threads  # noqa: E402
 
 FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 CONTENDERS = ("auto", "float32", "mixed_bfloat16", "whole", "halves")

@@ -19,9 +19,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from project import MODEL_INPUT, apply_project_threads, training_parameters  # noqa: E402
 
-from fashion_vae import hardware  # noqa: E402
 from fashion_vae.model import build_vae, encode_images  # noqa: E402
 from fashion_vae.model.cpu_speedups import InShards  # noqa: E402
+from fashion_vae.runtime import hardware  # noqa: E402
 
 SIZES = (1, 16, 256)
 BATCH_SIZE = 256  # the served model's

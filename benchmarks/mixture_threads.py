@@ -25,9 +25,9 @@ import numpy as np  # noqa: E402
 from project import MODEL_INPUT, load_vae, project_config  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
-from fashion_vae.hardware import usable_cores  # noqa: E402
 from fashion_vae.model import encode_images  # noqa: E402
 from fashion_vae.model.latent_density import fit_mixture  # noqa: E402
+from fashion_vae.runtime.hardware import usable_cores  # noqa: E402
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
 from fashion_vae.parameters import TrainingParameters
+from fashion_vae.runtime.tensorflow_threads import apply_tensorflow_threads
 from fashion_vae.settings import CONFIG_LOADER_ARGS
-from fashion_vae.tensorflow_threads import apply_tensorflow_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_INPUT = ROOT / "data" / "05_model_input"

@@ -3,7 +3,7 @@
 Logs the `default` architecture (initial weights: the trained model's arithmetic) twice into a
 temporary MLflow store: as training logs it (`fashion_vae.serving`, chunked `predict_on_batch`)
 and with the former per-call `Model.predict` (this file is that model's loader module). Each is
-served in turn as `make serve` serves it (`fashion_vae.serving.server_command`: one worker,
+served in turn as `make serve` serves it (`fashion_vae.serving.server.server_command`: one worker,
 and `auto` workers; the former model with one worker and TensorFlow's default threads), and
 sent requests of 1, 16 and 256 test images as JSON `{"inputs": {"images": ...}}` and as Parquet
 (`fashion_vae.serving.parquet_request`): one client for `--seconds`, then 16 concurrent clients.
@@ -53,8 +53,8 @@ def log_models(store: Path) -> dict[str, str]:
     import mlflow  # noqa: PLC0415
     from project import apply_project_threads, training_parameters  # noqa: PLC0415
 
-    from fashion_vae import hardware  # noqa: PLC0415
     from fashion_vae.model import build_vae  # noqa: PLC0415
+    from fashion_vae.runtime import hardware  # noqa: PLC0415
     from fashion_vae.serving import log_vae_models, model_signature  # noqa: PLC0415
 
     apply_project_threads()
@@ -81,7 +81,7 @@ def log_models(store: Path) -> dict[str, str]:
 def serve(uri: str, store: Path, workers: str, former: bool) -> tuple:
     """`mlflow models serve` of `uri` on a free port of 127.0.0.1 as `make serve` starts it
     (the former model: one worker, TensorFlow's default threads); answering: (process, url)."""
-    from fashion_vae.serving import server_command  # noqa: PLC0415
+    from fashion_vae.serving.server import server_command  # noqa: PLC0415
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from configs import vae_config
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from fashion_vae.cache import make_runner
 from fashion_vae.model import VAE, build_vae
-from fashion_vae.parameters import VAEConfig
 
 # Keras reads the backend when first imported; tests use the project's default.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -230,8 +230,8 @@ def copy_of_fixture() -> Callable[[Path, Path], Path]:
 @pytest.fixture(scope="session")
 def vae() -> VAE:
     """A tiny untrained VAE with a 4-dimensional latent space."""
-    config = VAEConfig(
-        latent_dim=4,
+    config = vae_config(
+        4,
         encoder_filters=[4, 8],
         encoder_dense_units=[],
         decoder_filters=[8, 4],

@@ -1,6 +1,6 @@
 import numpy as np
 
-from fashion_vae.batching import EpochShuffledBatches, array_batches
+from fashion_vae.runtime.batching import EpochShuffledBatches, array_batches
 
 
 def _epoch(dataset) -> list[np.ndarray]:

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 from pydantic import ValidationError
 
-from fashion_vae.distribution import DistributionError, distribution_strategy, replicas
+from fashion_vae.model.distribution import DistributionError, distribution_strategy, replicas
 from fashion_vae.parameters import DistributionParameters
 
 TWO_DEVICE_RUNS = textwrap.dedent(
@@ -63,8 +63,8 @@ TWO_DEVICE_RUNS = textwrap.dedent(
     keras.utils.set_random_seed(5)
     build_vae(first.vae_config, seed=5).save(out / "initial.keras")
     for name, distribution in {
-        "none": {"strategy": "none"},
-        "auto": {"strategy": "auto"},
+        "none": {"strategy": "none", "devices": None},
+        "auto": {"strategy": "auto", "devices": None},
         "mirrored": {"strategy": "mirrored", "devices": ["/cpu:0", "/cpu:1"]},
     }.items():
         settings = dict(params, distribution=distribution, checkpoint_dir=str(out / name))
@@ -142,7 +142,7 @@ def test_mirrored_training_on_two_devices_equals_one_device(two_device_runs: Pat
 def test_auto_and_none_train_on_one_device_here() -> None:
     assert not tf.config.list_logical_devices("GPU"), "this test describes a machine with no GPU"
     for strategy in ("auto", "none"):
-        chosen = distribution_strategy(DistributionParameters(strategy=strategy))
+        chosen = distribution_strategy(DistributionParameters(strategy=strategy, devices=None))
         assert replicas(chosen) == 1
         assert chosen is tf.distribute.get_strategy()
 

@@ -14,13 +14,14 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from configs import vae_config
 from pydantic import ValidationError
 
-from fashion_vae import hardware
 from fashion_vae.datasets import TensorFlowModelDataset
 from fashion_vae.model import build_vae
-from fashion_vae.parameters import TrainingParameters, VAEConfig
-from fashion_vae.tensorflow_threads import TensorFlowThreads
+from fashion_vae.parameters import TrainingParameters
+from fashion_vae.runtime import hardware
+from fashion_vae.runtime.tensorflow_threads import TensorFlowThreads
 
 AVX2 = frozenset({"sse4_2", "avx", "avx2", "fma"})
 ZEN4 = AVX2 | {"avx512f", "avx512_bf16"}
@@ -123,7 +124,7 @@ def test_this_cpu_counts_the_cores_the_process_may_use() -> None:
         """
         import os
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-        from fashion_vae import hardware
+        from fashion_vae.runtime import hardware
         print(hardware.this_cpu().cores, hardware.batch_shards("auto", gpus=()).value)
         """
     )
@@ -182,7 +183,7 @@ def test_importing_the_settings_loads_no_heavy_library() -> None:
 def test_a_stored_bfloat16_model_computes_in_float32_where_bfloat16_is_emulated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = VAEConfig(latent_dim=4, encoder_filters=[4, 8], decoder_filters=[8, 4])
+    config = vae_config(4, encoder_filters=[4, 8], decoder_filters=[8, 4])
     bf16 = build_vae(config.model_copy(update={"dtype_policy": "mixed_bfloat16"}), seed=1)
     float32 = build_vae(config, seed=1, batch_shards=1)
     float32.set_weights(bf16.get_weights())

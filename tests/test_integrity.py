@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from fashion_vae.errors import RawDataMismatchError, RunInProgressError
-from fashion_vae.integrity import DigestCache, check_raw_files
-from fashion_vae.run_lock import RunLock
+from fashion_vae.outputs.integrity import DigestCache, check_raw_files
+from fashion_vae.outputs.run_lock import RunLock
 
 RAW = "data/01_raw/fashion-mnist"
 TRAIN_IMAGES, TRAIN_LABELS = "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"
@@ -230,7 +230,7 @@ HOLD_LOCK = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from fashion_vae.run_lock import RunLock
+    from fashion_vae.outputs.run_lock import RunLock
     lock = RunLock(Path(sys.argv[1]))
     lock.acquire(sys.argv[2:] or None)
     print("locked", flush=True)

@@ -1,4 +1,4 @@
-"""Behavioural tests for fashion_vae.metrics on tiny, hand-checkable inputs."""
+"""Behavioural tests for fashion_vae.evaluation.metrics on tiny, hand-checkable inputs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from fashion_vae import metrics
+from fashion_vae.evaluation import metrics
 from fashion_vae.model import log_normal, log_prior
 
 

@@ -166,7 +166,7 @@ def test_keep_must_be_at_least_one(project: Path) -> None:
 def _lock_held(outputs: Path) -> Iterator[int]:
     """Another process holding the run lock of `outputs`, while the block runs: its pid."""
     code = (
-        "import sys; from fashion_vae.run_lock import RunLock; "
+        "import sys; from fashion_vae.outputs.run_lock import RunLock; "
         f"lock = RunLock(__import__('pathlib').Path({str(outputs)!r})); lock.acquire(); "
         "print('held', flush=True); sys.stdin.read()"
     )

@@ -1,4 +1,4 @@
-"""Tests for the ``fashion_vae.raw_data`` CLI, with tiny fake files and no network."""
+"""Tests for the ``fashion_vae.data.raw_data`` CLI, with tiny fake files and no network."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fashion_vae import raw_data
+from fashion_vae.data import raw_data
 
 NAMES = ["images-idx3-ubyte.gz", "labels-idx1-ubyte.gz"]
 
@@ -185,7 +185,7 @@ def test_real_hash_table(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_imports_only_the_standard_library() -> None:
     package_root = Path(raw_data.__file__).parents[1]
     code = (
-        "import sys, fashion_vae.raw_data; "
+        "import sys, fashion_vae.data.raw_data; "
         "heavy = {'numpy', 'kedro', 'tensorflow', 'keras'} & set(sys.modules); "
         "assert not heavy, heavy"
     )

@@ -11,14 +11,14 @@ import tensorflow as tf
 from pydantic import ValidationError
 
 from fashion_vae.hooks import TensorFlowThreadsHook
-from fashion_vae.tensorflow_threads import apply_tensorflow_threads
+from fashion_vae.runtime.tensorflow_threads import apply_tensorflow_threads
 
 
 def test_a_fresh_process_gets_the_configured_pools() -> None:
     script = textwrap.dedent(
         """
         import tensorflow as tf
-        from fashion_vae.tensorflow_threads import apply_tensorflow_threads
+        from fashion_vae.runtime.tensorflow_threads import apply_tensorflow_threads
         apply_tensorflow_threads({"intra_op": 1, "inter_op": 3})
         tf.constant(1.0) + 1.0  # starts TensorFlow with those pools
         print(tf.config.threading.get_intra_op_parallelism_threads(),
@@ -35,7 +35,7 @@ def test_null_leaves_tensorflows_default() -> None:
     script = textwrap.dedent(
         """
         import tensorflow as tf
-        from fashion_vae.tensorflow_threads import apply_tensorflow_threads
+        from fashion_vae.runtime.tensorflow_threads import apply_tensorflow_threads
         apply_tensorflow_threads({"intra_op": None, "inter_op": None})
         print(tf.config.threading.get_intra_op_parallelism_threads(),
               tf.config.threading.get_inter_op_parallelism_threads())
@@ -57,7 +57,7 @@ def test_auto_sizes_the_pools_of_a_run_from_its_cores_before_tensorflow_is_impor
         f"""
         import os, sys
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:{cores}])
-        from fashion_vae.tensorflow_threads import apply_tensorflow_threads
+        from fashion_vae.runtime.tensorflow_threads import apply_tensorflow_threads
         apply_tensorflow_threads({{"intra_op": "auto", "inter_op": "auto"}})
         assert "tensorflow" not in sys.modules
         # What TensorFlow reads when it creates its pools.
@@ -96,7 +96,7 @@ def test_bad_thread_counts_are_refused_by_name(value: object) -> None:
 
 def test_the_hook_applies_the_parameters_of_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
     applied = []
-    monkeypatch.setattr("fashion_vae.hooks.apply_tensorflow_threads", applied.append)
+    monkeypatch.setattr("fashion_vae.hooks.runs.apply_tensorflow_threads", applied.append)
 
     class Catalog:
         def __contains__(self, name: str) -> bool:

@@ -32,9 +32,9 @@ from kedro.framework.startup import bootstrap_project
 from mlflow.tracking import MlflowClient
 
 from fashion_vae.cache import make_runner
+from fashion_vae.hooks.tracking import flatten
 from fashion_vae.model import decode_latents, encode_images
 from fashion_vae.serving import PARQUET, parquet_request
-from fashion_vae.tracking import flatten
 
 EXPERIMENT = "fashion_vae_test"
 OUTPUTS = "data/test_env"
@@ -342,12 +342,12 @@ def test_mlflow_models_serve_answers_images_and_refuses_bad_requests(
         sock.connect(("127.0.0.1", port))
 
 
-def test_the_protected_kedro_mlflow_helper_it_extends_is_still_there() -> None:
-    # MlflowTrackingHook logs an over-long parameter through MlflowHook._log_param (kedro-mlflow
-    # 2.0.3), which applies mlflow.yml's long_params_strategy: an upstream rename must fail here.
+def test_the_protected_kedro_mlflow_members_it_extends_are_still_there() -> None:
+    # fashion_vae.hooks.kedro_mlflow_api reads these; an upstream rename must fail here.
     from kedro_mlflow.framework.hooks import MlflowHook  # noqa: PLC0415
 
     assert list(inspect.signature(MlflowHook._log_param).parameters) == ["self", "name", "value"]
+    assert MlflowHook()._is_mlflow_enabled is True
 
 
 def test_flatten_gives_every_leaf_by_dotted_path() -> None:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion_vae.user_images import is_dark_on_light, to_model_input
+from fashion_vae.data.user_images import is_dark_on_light, to_model_input
 
 
 def _dark_coat_on_white(width: int, height: int, mode: str = "RGB") -> Image.Image:

@@ -36,8 +36,8 @@ from fashion_vae.cache import (
     CachingRunner,
     CachingThreadRunner,
 )
+from fashion_vae.cache.prune import prune
 from fashion_vae.errors import ProjectError
-from fashion_vae.prune import prune
 
 RUNNER_HELP = """The runner: 'SequentialRunner' (default), 'ThreadRunner', 'ParallelRunner' or
 'DaskRunner' (a Dask cluster: --runner-params address=tcp://HOST:8786, or DASK_SCHEDULER_ADDRESS,

@@ -10,7 +10,7 @@ from fashion_vae.hooks import (
     TensorFlowThreadsHook,
     TrackingHook,
 )
-from fashion_vae.sweep import ProjectConfigLoader, SweepMembersHook
+from fashion_vae.pipelines.sweep.members import ProjectConfigLoader, SweepMembersHook
 
 # Pluggy calls the last registered first: before the first node, the missing inputs, then the
 # raw files' identity are checked, and only then is the output folder's lock taken; under it,
@@ -34,7 +34,8 @@ HOOKS = (
 # pluggy knows by its distribution's name, kedro_mlflow).
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
 
-# Kedro's OmegaConfigLoader, with each sweep member's training parameters (fashion_vae.sweep).
+# Kedro's OmegaConfigLoader, with each sweep member's training parameters
+# (fashion_vae.pipelines.sweep.members).
 CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -6,10 +6,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from configs import section, vae_config
 from pydantic import ValidationError
 
 from fashion_vae.model import VAE, build_vae, decode_latents, encode_images
-from fashion_vae.parameters import EvaluateParameters, VAEConfig
+from fashion_vae.parameters import VAEConfig
 from fashion_vae.pipelines.evaluate.nodes import binarized_likelihood, likelihood_metrics
 
 LATENT_DIM = 3
@@ -19,14 +20,13 @@ CHANNELS = 2
 def ladder_config(**changes: object) -> VAEConfig:
     """A tiny three-level architecture with a ladder at the 7 × 7 level."""
     config = {
-        "latent_dim": LATENT_DIM,
         "encoder_filters": [4, 8, 8],
         "encoder_dense_units": [],
         "decoder_filters": [8, 8, 4],
         "decoder_dense_units": [],
         "ladder_channels": CHANNELS,
     }
-    return VAEConfig(**{**config, **changes})
+    return vae_config(LATENT_DIM, **{**config, **changes})
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def test_the_likelihood_bounds_of_a_ladder_model_are_ordered(images: np.ndarray)
     assert elbo["negative_elbo"] == pytest.approx(elbo["reconstruction"] + elbo["kl"])
     assert elbo["negative_elbo"] == pytest.approx(elbo["negative_elbo_monte_carlo"])
     assert bound["negative_log_likelihood_iwae"] <= elbo["negative_elbo_monte_carlo"]
-    evaluate = EvaluateParameters(binarized_images=4, binarized_samples=10, batch_size=4)
+    evaluate = section("evaluate", binarized_images=4, binarized_samples=10, batch_size=4)
     binarized = binarized_likelihood(vae, images, evaluate, seed=0)
     assert binarized["negative_log_likelihood"] <= binarized["negative_elbo"]
 

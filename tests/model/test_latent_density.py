@@ -6,7 +6,6 @@ import logging
 import numpy as np
 import pytest
 
-from fashion_vae import hardware
 from fashion_vae.model import VAE
 from fashion_vae.model.latent_density import (
     COVARIANCE_TYPES,
@@ -18,6 +17,7 @@ from fashion_vae.model.latent_density import (
     modelled_dimensions,
     vae_digest,
 )
+from fashion_vae.runtime import hardware
 
 CLASSES = ("left", "right", "top")
 # Three well-separated clusters in dimensions 1, 3 and 4 of a 6-dimensional latent space.

@@ -7,10 +7,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from configs import vae_config
 
 from fashion_vae.model import build_vae
 from fashion_vae.model.optimizers import FusedAdam
-from fashion_vae.parameters import VAEConfig
 
 
 def _after_updates(optimizer: keras.optimizers.Optimizer, amsgrad: bool = False) -> np.ndarray:
@@ -34,8 +34,8 @@ def test_fused_adam_gives_keras_adams_updates(amsgrad: bool) -> None:
 
 
 def _saved_model_with_fused_adam(path: Path) -> keras.Model:
-    config = VAEConfig(
-        latent_dim=4,
+    config = vae_config(
+        4,
         encoder_filters=[4],
         encoder_dense_units=[],
         decoder_filters=[4],

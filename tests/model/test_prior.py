@@ -5,6 +5,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from configs import vae_config
 from scipy import special, stats
 
 from fashion_vae.model import (
@@ -22,8 +23,8 @@ LATENT_DIM = 3
 
 def vamp_config(pseudo_inputs: int = 5) -> VAEConfig:
     """A tiny architecture with the VampPrior."""
-    return VAEConfig(
-        latent_dim=LATENT_DIM,
+    return vae_config(
+        LATENT_DIM,
         encoder_filters=[4, 8],
         encoder_dense_units=[],
         decoder_filters=[8, 4],

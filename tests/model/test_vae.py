@@ -6,6 +6,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from configs import vae_config
 
 from fashion_vae.model import build_classifier, build_vae, kl_divergence, reconstruction_loss
 from fashion_vae.model.cpu_speedups import SingleChannelConv2D
@@ -14,8 +15,8 @@ from fashion_vae.parameters import VAEConfig
 
 
 def textbook(latent_dim: int, **changes: object) -> VAEConfig:
-    """The book's architecture (VAEConfig's defaults) with this latent size."""
-    return VAEConfig(latent_dim=latent_dim, **changes)
+    """The book's architecture (conf/base's textbook preset) with this latent size."""
+    return vae_config(latent_dim, **changes)
 
 
 @pytest.fixture
@@ -144,8 +145,8 @@ def test_sampling_is_reproducible_under_a_seed(images: np.ndarray) -> None:
 def test_initial_weights_depend_on_the_seed_alone(ladder_channels: int) -> None:
     # Keras seeds an unseeded initializer from Python's global `random`, which other threads
     # of the process (a Dask worker's event loop, say) draw from at any time.
-    config = VAEConfig(
-        latent_dim=4,
+    config = vae_config(
+        4,
         encoder_filters=[4, 8, 8],
         encoder_dense_units=[8],
         decoder_filters=[8, 8, 4],

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from configs import section
 
 from fashion_vae.parameters import DataProcessingParameters
 from fashion_vae.pipelines.data_processing.nodes import (
@@ -60,7 +61,7 @@ def test_add_channel_axis() -> None:
 
 
 def holding_out(validation_size: int) -> DataProcessingParameters:
-    return DataProcessingParameters(validation_size=validation_size)
+    return section("data_processing", validation_size=validation_size)
 
 
 def test_split_is_seeded_disjoint_and_complete() -> None:

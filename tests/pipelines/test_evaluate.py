@@ -11,12 +11,13 @@ import keras
 import numpy as np
 import pytest
 import yaml
+from configs import section, vae_config
 from PIL import Image
 from pydantic import ValidationError
 from scipy import special, stats
 
-from fashion_vae import metrics
-from fashion_vae.labels import CLASS_NAMES
+from fashion_vae.data.labels import CLASS_NAMES
+from fashion_vae.evaluation import metrics
 from fashion_vae.model import VAE, build_classifier, build_vae, encode_images
 from fashion_vae.model.latent_density import (
     LatentDensity,
@@ -24,7 +25,7 @@ from fashion_vae.model.latent_density import (
     fit_latent_density,
     vae_digest,
 )
-from fashion_vae.parameters import EvaluateParameters, FeatureClassifierParameters, VAEConfig
+from fashion_vae.parameters import EvaluateParameters, FeatureClassifierParameters
 from fashion_vae.pipelines.evaluate.nodes import (
     _log_likelihood_model,
     assemble_metrics,
@@ -220,15 +221,15 @@ def test_binarized_likelihood_matches_the_exact_one_of_a_one_dimensional_model(
     data: dict,
 ) -> None:
     """With one latent dimension, log p(x) = log ∫ p(x|z) N(z; 0, 1) dz by quadrature."""
-    config = VAEConfig(
-        latent_dim=1,
+    config = vae_config(
+        1,
         encoder_filters=[4],
         encoder_dense_units=[],
         decoder_filters=[4],
         decoder_dense_units=[8],
     )
     vae = build_vae(config, seed=3)
-    evaluate = EvaluateParameters(binarized_images=4, binarized_samples=2000, batch_size=4)
+    evaluate = section("evaluate", binarized_images=4, binarized_samples=2000, batch_size=4)
     result = binarized_likelihood(vae, data["test"], evaluate, seed=1)
     binarized = binarize(data["test"][:4], 777)
     grid = np.linspace(-10, 10, 4001, dtype=np.float32)[:, None]
@@ -445,7 +446,7 @@ def test_assemble_metrics_nests_the_sections_after_a_run_section() -> None:
         "feature_learning": {"knn_accuracy": 0.5},
         "generation": {"fid": 3.0},
     }
-    evaluate = EvaluateParameters(batch_size=4)
+    evaluate = section("evaluate", batch_size=4)
     result = assemble_metrics(np.zeros((7, 3)), **sections, evaluate=evaluate, seed=5)
     assert list(result) == [
         "run",
@@ -545,8 +546,8 @@ def test_every_pipeline_end_to_end_writes_every_metric(
     result = json.loads((metrics_dir / metrics_version / "metrics.json").read_text("utf-8"))
     assert "Fréchet" in result["generation"]["description"]
     assert list(result) == list(EXPECTED_KEYS)
-    for section, keys in EXPECTED_KEYS.items():
-        assert set(result[section]) == keys, section
+    for name, keys in EXPECTED_KEYS.items():
+        assert set(result[name]) == keys, name
     assert result["run"]["n_test_images"] == 512 and result["run"]["model_latent_dim"] == 16
     assert result["run"]["parameters"]["iwae_samples"] == 4
     assert result["feature_learning"]["n_train"] == 768

@@ -4,15 +4,16 @@ import io
 
 import numpy as np
 import pytest
+from configs import section
 from matplotlib.figure import Figure
 from PIL import Image
 
-from fashion_vae.labels import CLASS_NAMES
+from fashion_vae.data.labels import CLASS_NAMES
 from fashion_vae.model import VAE
-from fashion_vae.parameters import ReportParameters
 from fashion_vae.pipelines.report import nodes as report_nodes
 
-REPORT = ReportParameters(
+REPORT = section(
+    "report",
     interpolation_rows=3,
     interpolation_steps=5,
     traversal_dimensions=2,

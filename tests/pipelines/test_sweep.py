@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from configs import section
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from pydantic import ValidationError
 from sweep_support import MEMBERS, kedro, versions
 
 from fashion_vae.cache import CachingParallelRunner
-from fashion_vae.parameters import SweepParameters
-from fashion_vae.sweep import SweepConfigError, with_member_parameters
+from fashion_vae.pipelines.sweep.members import SweepConfigError, with_member_parameters
 
 
 def test_members_get_the_training_section_as_configured_with_their_own_settings() -> None:
@@ -51,8 +51,8 @@ def test_members_get_the_training_section_as_configured_with_their_own_settings(
 def test_a_sweep_of_more_than_sixteen_members_is_refused_by_name() -> None:
     members = [{"name": f"m{index}", "training": {"latent_dim": 2}} for index in range(17)]
     with pytest.raises(ValidationError, match=r"for sweep\nmembers\n  List should have at most 16"):
-        SweepParameters.model_validate({"members": members})
-    assert len(SweepParameters.model_validate({"members": members[:16]}).members) == 16
+        section("sweep", members=members)
+    assert len(section("sweep", members=members[:16]).members) == 16
 
 
 def test_the_test_environment_sweeps_two_members(sweep_project: Path) -> None:

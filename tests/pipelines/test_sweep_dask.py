@@ -21,7 +21,7 @@ import pytest
 from distributed import Client
 from sweep_support import MEMBERS, kedro, tracked_copy, versions
 
-from fashion_vae.tensorflow_threads import ENVIRONMENT
+from fashion_vae.runtime.tensorflow_threads import ENVIRONMENT
 
 DASK = Path(sys.executable).with_name("dask")
 

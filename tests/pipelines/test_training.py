@@ -11,16 +11,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from configs import textbook_preset
 from pydantic import ValidationError
 
-from fashion_vae import hardware
 from fashion_vae.errors import TrainingDivergedError
-from fashion_vae.parameters import Preset, TrainingParameters
+from fashion_vae.parameters import TrainingParameters
 from fashion_vae.pipelines.training.nodes import (
     learning_rate_schedule,
     prepare_checkpoint_dir,
     train_vae,
 )
+from fashion_vae.runtime import hardware
 
 BASE_PARAMETERS = Path(__file__).resolve().parents[2] / "conf/base/parameters_training.yml"
 
@@ -238,7 +239,7 @@ def test_warm_up_longer_than_the_preset_is_refused(training: dict[str, Any]) -> 
 def test_learning_rate_warms_up_from_zero_then_follows_its_decay(
     decay: str, final_fraction: float
 ) -> None:
-    preset = Preset(
+    preset = textbook_preset(
         batch_size=8,
         epochs=10,
         learning_rate=0.002,
@@ -252,7 +253,9 @@ def test_learning_rate_warms_up_from_zero_then_follows_its_decay(
 
 
 def test_without_warm_up_or_decay_the_learning_rate_is_a_constant() -> None:
-    preset = Preset(batch_size=8, epochs=3, learning_rate=0.001, learning_rate_decay="none")
+    preset = textbook_preset(
+        batch_size=8, epochs=3, learning_rate=0.001, learning_rate_decay="none"
+    )
     assert learning_rate_schedule(preset, steps_per_epoch=7) == 0.001
 
 

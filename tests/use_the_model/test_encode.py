@@ -9,9 +9,9 @@ import pytest
 from kedro.framework.session import KedroSession
 from PIL import Image
 
-from fashion_vae.labels import CLASS_NAMES
+from fashion_vae.data.labels import CLASS_NAMES
+from fashion_vae.data.user_images import to_model_input
 from fashion_vae.model import encode_images
-from fashion_vae.user_images import to_model_input
 
 TABLE, GRID = "07_model_output/encodings.csv", "08_reporting/encodings.png"
 

@@ -12,6 +12,8 @@ from kedro.framework.startup import bootstrap_project
 from PIL import Image
 
 from fashion_vae.cli import cli
+from fashion_vae.data.labels import CLASS_NAMES
+from fashion_vae.data.user_images import to_model_input
 from fashion_vae.errors import ProjectError, UnreadableImageError
 from fashion_vae.explorer.explorer import Explorer
 from fashion_vae.explorer.latent_map import MapView, draw_map, nearest_point
@@ -29,9 +31,7 @@ from fashion_vae.explorer.latent_space import (
     sliders_from_code,
 )
 from fashion_vae.explorer.loading import load_explorer
-from fashion_vae.labels import CLASS_NAMES
 from fashion_vae.model import encode_images
-from fashion_vae.user_images import to_model_input
 
 
 def test_there_is_a_slider_per_active_unit_within_the_bounds() -> None:

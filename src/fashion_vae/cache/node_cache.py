@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, CatalogProtocol, Version
-from kedro.io.core import AbstractVersionedDataset, VersionNotFoundError
 from kedro.pipeline.node import Node
+
+from fashion_vae.datasets.kedro_api import is_local_file, is_versioned, load_path
 
 from .fingerprint import (
     CodeFingerprinter,
@@ -67,7 +67,7 @@ class NodeCache:
                 inputs[name] = self._memory[name]
                 continue
             dataset = self._catalog.get(name)
-            if not _is_persisted(dataset):
+            if not is_local_file(dataset):
                 return f"input {name} is not persisted"
             digest = self._hash(dataset)
             if digest is None:
@@ -83,7 +83,7 @@ class NodeCache:
 
     def in_memory(self, node: Node) -> list[str]:
         """The node's outputs that are not persisted (Kedro MemoryDatasets and the like)."""
-        return [name for name in node.outputs if not _is_persisted(self._catalog.get(name))]
+        return [name for name in node.outputs if not is_local_file(self._catalog.get(name))]
 
     def is_deferred(self, node: Node) -> bool:
         """Whether every output of `node` is in memory: then it runs only for its consumers."""
@@ -124,9 +124,9 @@ class NodeCache:
             if name in self._memory:  # nothing on disk to vouch for
                 continue
             dataset = self._catalog.get(name)
-            version = dataset.resolve_save_version() if _is_versioned(dataset) else None
+            version = dataset.resolve_save_version() if is_versioned(dataset) else None
             self._pin(name, version)
-            path = _load_path(self._catalog.get(name))
+            path = load_path(self._catalog.get(name))
             digest = None if path is None else self._manifest.content_hash(path)
             if digest is None:  # the dataset wrote somewhere else: nothing to vouch for
                 return
@@ -151,7 +151,7 @@ class NodeCache:
     def _versioned_copy(self, name: str, version: str | None) -> AbstractDataset | None:
         """The catalog's dataset set to load `version`; None if versioning changed since."""
         dataset = self._catalog.get(name)
-        if _is_versioned(dataset) != (version is not None):
+        if is_versioned(dataset) != (version is not None):
             return None
         if version is None:
             return dataset
@@ -163,14 +163,14 @@ class NodeCache:
             return
         for alias in self._transcoded.get(name.partition("@")[0], [name]):
             dataset = self._catalog.get(alias)
-            if _is_versioned(dataset) and dataset.resolve_load_version() != version:
+            if is_versioned(dataset) and dataset.resolve_load_version() != version:
                 self._catalog[alias] = self._catalog.get(
                     alias, version=Version(version, dataset.resolve_save_version())
                 )
 
     def _hash(self, dataset: AbstractDataset) -> str | None:
         """Content hash of what `dataset` loads; None when that is missing."""
-        path = _load_path(dataset)
+        path = load_path(dataset)
         return None if path is None else self._manifest.content_hash(path)
 
 
@@ -214,33 +214,3 @@ def _data_inputs(node: Node) -> list[str]:
     """The node's inputs that are data, not parameters."""
     params = set(_params(node))
     return [name for name in node.inputs if name not in params]
-
-
-# Not public: Kedro has no API for "the local file a dataset loads", so the helpers below read
-# the attributes that kedro-datasets and this project's datasets share (`_protocol`,
-# `_filepath`, `_get_load_path` of AbstractVersionedDataset, `_version`, `_EPHEMERAL`).
-
-
-def _is_persisted(dataset: AbstractDataset | None) -> bool:
-    """Whether `dataset` is a local file or folder, which the cache can hash."""
-    return (
-        dataset is not None
-        and not getattr(dataset, "_EPHEMERAL", False)
-        and getattr(dataset, "_protocol", None) == "file"
-        and hasattr(dataset, "_filepath")
-    )
-
-
-def _is_versioned(dataset: AbstractDataset) -> bool:
-    """Whether `dataset` has versioning enabled (`versioned: true` in the catalog)."""
-    return isinstance(dataset, AbstractVersionedDataset) and dataset._version is not None
-
-
-def _load_path(dataset: AbstractDataset) -> Path | None:
-    """The local path `dataset` loads from (its resolved version); None if no version exists."""
-    if not isinstance(dataset, AbstractVersionedDataset):
-        return Path(dataset._filepath)  # type: ignore[attr-defined]
-    try:
-        return Path(dataset._get_load_path())
-    except VersionNotFoundError:
-        return None

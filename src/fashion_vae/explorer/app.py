@@ -13,8 +13,8 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from fashion_vae.data.labels import CLASS_NAMES
 from fashion_vae.errors import UnreadableImageError
-from fashion_vae.labels import CLASS_NAMES
 
 from .explorer import Explorer, Picked
 from .latent_space import MIXTURE, PRIOR, SLIDER_STEP, code_from_sliders

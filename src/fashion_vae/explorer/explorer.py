@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 
+from fashion_vae.data.labels import CLASS_NAMES
+from fashion_vae.data.user_images import to_model_input
 from fashion_vae.datasets.image_folder_dataset import open_image
-from fashion_vae.labels import CLASS_NAMES
+from fashion_vae.evaluation.nearest_class import fit_nearest_class, nearest_classes
 from fashion_vae.model import VAE, check_training_codes, encode_images
 from fashion_vae.model.latent_density import LatentDensity, density_for
-from fashion_vae.nearest_class import fit_nearest_class, nearest_classes
 from fashion_vae.parameters import ExploreParameters
-from fashion_vae.user_images import to_model_input
 
 from .latent_map import MapView, draw_map, nearest_point
 from .latent_space import (

@@ -4,7 +4,7 @@
   convolution and a sum, which oneDNN computes far faster than a one-channel Conv2D.
 - `in_shards` / `InShards`: a batch computed as independent slices side by side, so that
   TensorFlow's inter-op pool keeps every core busy (`training.batch_shards`, resolved from the
-  hardware by `fashion_vae.hardware.batch_shards`).
+  hardware by `fashion_vae.runtime.hardware.batch_shards`).
 
 Both compute what the plain form computes, image by image (tests/model/test_vae.py,
 tests/pipelines/test_evaluate.py).

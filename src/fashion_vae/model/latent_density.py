@@ -26,9 +26,9 @@ import numpy as np
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from fashion_vae import hardware
 from fashion_vae.errors import InvalidDataError, ModelMismatchError
 from fashion_vae.parameters import CovarianceType
+from fashion_vae.runtime import hardware
 
 COVARIANCE_TYPES: tuple[str, ...] = get_args(CovarianceType)
 # What the stored JSON says it is, so that another JSON file is not mistaken for a density.

@@ -4,14 +4,14 @@ A model trained where bfloat16 is native stores `mixed_bfloat16` layers; on a CP
 emulates bfloat16 they would run several times slower than float32. Its weights are float32
 either way, so such layers compute in float32 here instead (never the other way: a float32
 model is not rounded down). A VAE's batch split is a speed choice too: it becomes this
-machine's (`fashion_vae.hardware`). Both are what `auto` resolves to for training.
+machine's (`fashion_vae.runtime.hardware`). Both are what `auto` resolves to for training.
 """
 
 import logging
 
 import keras
 
-from fashion_vae import hardware
+from fashion_vae.runtime import hardware
 
 from .vae import VAE
 

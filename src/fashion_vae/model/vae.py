@@ -27,8 +27,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from fashion_vae import hardware
 from fashion_vae.parameters import VAEConfig
+from fashion_vae.runtime import hardware
 
 from .cpu_speedups import SingleChannelConv2D, in_shards
 from .replicas import batch_slice
@@ -526,7 +526,7 @@ def build_vae(
 ) -> VAE:
     """Build a VAE from its configuration, the KL weight, the seed and the batch shards.
 
-    A `dtype_policy` of "auto" is resolved for this machine (`fashion_vae.hardware`).
+    A `dtype_policy` of "auto" is resolved for this machine (`fashion_vae.runtime.hardware`).
     """
     layer_sizes = {
         "kernel_size": config.kernel_size,

@@ -28,7 +28,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
-from fashion_vae.labels import CLASS_NAMES
+from fashion_vae.data.labels import CLASS_NAMES
 
 # tab10 has exactly ten distinguishable colours, one per class, used for every class colour.
 CLASS_COLORS: tuple[tuple[float, ...], ...] = tuple(colormaps["tab10"].colors)

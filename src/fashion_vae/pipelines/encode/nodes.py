@@ -7,8 +7,10 @@ from matplotlib.figure import Figure
 from PIL import Image
 from scipy import special
 
-from fashion_vae import metrics
-from fashion_vae.labels import CLASS_NAMES
+from fashion_vae.data.labels import CLASS_NAMES
+from fashion_vae.data.user_images import to_model_input
+from fashion_vae.evaluation import metrics
+from fashion_vae.evaluation.nearest_class import fit_nearest_class, nearest_classes
 from fashion_vae.model import (
     VAE,
     check_training_codes,
@@ -16,10 +18,8 @@ from fashion_vae.model import (
     encode_images,
     reconstruction_loss,
 )
-from fashion_vae.nearest_class import fit_nearest_class, nearest_classes
 from fashion_vae.parameters import EncodeParameters
 from fashion_vae.reporting import encodings_figure
-from fashion_vae.user_images import to_model_input
 
 
 def prepare_images(

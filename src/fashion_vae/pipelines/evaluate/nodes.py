@@ -2,7 +2,7 @@
 
 Images are float32 N×28×28×1 in [0, 1]. The Keras models run in batches (`predict`, or
 `predict_on_batch`: one compiled graph per model and batch shape); the arithmetic on their
-outputs is `fashion_vae.metrics`, in float64. Each metric node returns one section of the
+outputs is `fashion_vae.evaluation.metrics`, in float64. Each metric node returns one section of the
 metrics JSON; their timings go to the log (see `fashion_vae.hooks.NodeTimingHook`), so that an
 unchanged rerun gives byte-identical sections.
 """
@@ -14,8 +14,8 @@ import keras
 import numpy as np
 from scipy import special
 
-from fashion_vae import metrics
-from fashion_vae.labels import CLASS_NAMES
+from fashion_vae.data.labels import CLASS_NAMES
+from fashion_vae.evaluation import metrics
 from fashion_vae.model import (
     VAE,
     InShards,

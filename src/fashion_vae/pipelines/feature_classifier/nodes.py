@@ -6,9 +6,9 @@ import time
 import keras
 import numpy as np
 
-from fashion_vae.batching import array_batches
 from fashion_vae.model import build_classifier
 from fashion_vae.parameters import FeatureClassifierParameters
+from fashion_vae.runtime.batching import array_batches
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from typing import Any
 
 import numpy as np
 
-from fashion_vae.labels import CLASS_NAMES
+from fashion_vae.data.labels import CLASS_NAMES
 from fashion_vae.model import VAE, encode_images
 from fashion_vae.model.latent_density import fit_latent_density, vae_digest
 from fashion_vae.parameters import LatentDensityParameters

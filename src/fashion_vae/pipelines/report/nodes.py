@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from PIL import Image
 
-from fashion_vae.labels import CLASS_NAMES
+from fashion_vae.data.labels import CLASS_NAMES
 from fashion_vae.model import VAE, decode_latents
 from fashion_vae.parameters import ReportParameters
 from fashion_vae.reporting import (

@@ -3,8 +3,8 @@
 Each member of `sweep.members` is a modular-pipeline copy of those three pipelines in its own
 namespace (Kedro's `pipeline(..., namespace=...)`): its model, density, metrics and figures
 are `<member>.<dataset>` (the catalog's `{member}.*` patterns version them under the member's
-name), its training parameters `params:<member>.training` (see `fashion_vae.sweep`), and it
-shares only the model inputs, the feature classifier and the other parameters. Members share
+name), its training parameters `params:<member>.training` (see `members.py`), and it shares
+only the model inputs, the feature classifier and the other parameters. Members share
 no state, so runners and orchestrators can run them side by side.
 """
 
@@ -12,8 +12,8 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from fashion_vae.pipelines.evaluate import create_pipeline as evaluate_pipeline
 from fashion_vae.pipelines.latent_density import create_pipeline as latent_density_pipeline
+from fashion_vae.pipelines.sweep.members import Member, configured_members
 from fashion_vae.pipelines.training import create_pipeline as training_pipeline
-from fashion_vae.sweep import Member, configured_members
 
 from .nodes import compare_members, plot_comparison, plot_latent_space, summarize_member
 

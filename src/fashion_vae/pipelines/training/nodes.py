@@ -9,14 +9,14 @@ import keras
 import numpy as np
 import pandas as pd
 
-from fashion_vae import hardware
-from fashion_vae.batching import EpochShuffledBatches, array_batches
-from fashion_vae.distribution import distribution_strategy, replicas, strategy_scope
 from fashion_vae.errors import TrainingDivergedError
 from fashion_vae.model import VAE, build_vae
 from fashion_vae.model.callbacks import EpochRecorder, KLWarmup
+from fashion_vae.model.distribution import distribution_strategy, replicas, strategy_scope
 from fashion_vae.model.optimizers import FusedAdam
 from fashion_vae.parameters import Preset, TrainingParameters
+from fashion_vae.runtime import hardware
+from fashion_vae.runtime.batching import EpochShuffledBatches, array_batches
 
 logger = logging.getLogger(__name__)
 

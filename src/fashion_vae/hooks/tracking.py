@@ -51,7 +51,9 @@ from omegaconf import OmegaConf
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
+from fashion_vae.datasets.kedro_api import described_location, is_local_file, load_path
 from fashion_vae.errors import ProjectError
+from fashion_vae.hooks.kedro_mlflow_api import is_mlflow_enabled, log_long_param
 from fashion_vae.outputs import output_dir
 from fashion_vae.parameters import TrackingParameters
 
@@ -162,7 +164,7 @@ class MlflowTrackingHook(MlflowHook):
     @property
     def _tracking(self) -> bool:
         """Whether this run is tracked: on in `tracking.enabled` and in kedro-mlflow's config."""
-        return self._enabled and self._is_mlflow_enabled and self.run_id is not None
+        return self._enabled and is_mlflow_enabled(self) and self.run_id is not None
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
@@ -201,13 +203,11 @@ class MlflowTrackingHook(MlflowHook):
         flat = {
             self.sanitize_param_name(name): value for name, value in flatten(parameters).items()
         }
-        # One batch; a value over MLflow's length limit goes as long_params_strategy says, by
-        # kedro-mlflow's own protected helper of the hook this class extends (kedro-mlflow
-        # 2.0.3; tests/test_tracking.py fails loudly if it changes).
+        # One batch; a value over MLflow's length limit goes as long_params_strategy says.
         mlflow.log_params({k: v for k, v in flat.items() if len(str(v)) <= MAX_PARAM_VAL_LENGTH})
         for name, value in flat.items():
             if len(str(value)) > MAX_PARAM_VAL_LENGTH:
-                self._log_param(name, value)
+                log_long_param(self, name, value)
         tags = {f"{TAG}preset": parameters.get("training", {}).get("preset")}
         # An Airflow task's run: the DAG run it belongs to, so that its tasks are found together.
         tags |= {tag: os.environ.get(variable) for tag, variable in AIRFLOW_CONTEXT.items()}
@@ -313,14 +313,15 @@ class MlflowTrackingHook(MlflowHook):
         files = set()
         for name in outputs:
             dataset = catalog.get(name) if name in catalog else None
-            filepath = dataset._describe().get("filepath") if dataset is not None else None
-            if filepath is None:
+            if not is_local_file(dataset):
                 continue
-            folder = Path(str(filepath)).parent.resolve()
+            folder = Path(described_location(dataset, "")).parent.resolve()
             if not folder.is_relative_to(self._reporting_dir):
                 continue
             # Kedro's own resolution of the version a load reads: this run's, or the reused one.
-            path = Path(str(dataset._get_load_path()))
+            path = load_path(dataset)
+            if path is None:
+                continue
             files.add((path, folder.relative_to(self._reporting_dir).as_posix()))
         return sorted(files)
 

@@ -6,7 +6,6 @@ Parameters are validated by Kedro itself, from the Pydantic models in the node s
 import importlib
 import json
 import logging
-import os
 import pkgutil
 import time
 from pathlib import Path
@@ -21,18 +20,15 @@ from kedro.pipeline.node import Node
 import fashion_vae.pipelines
 from fashion_vae.datasets import IDXDataset
 from fashion_vae.datasets._atomic import write_atomically_local
+from fashion_vae.datasets.kedro_api import described_location
 from fashion_vae.errors import MissingInputError, ProjectError
-from fashion_vae.integrity import DigestCache, check_raw_files
-from fashion_vae.outputs import output_dir
+from fashion_vae.outputs import LOAD_VERSIONS_NAME, RAW_DIGESTS_NAME, output_dir
+from fashion_vae.outputs.integrity import DigestCache, check_raw_files
+from fashion_vae.outputs.run_lock import RunLock
 from fashion_vae.parameters import DataProcessingParameters
-from fashion_vae.run_lock import RunLock
-from fashion_vae.tensorflow_threads import apply_tensorflow_threads
+from fashion_vae.runtime.tensorflow_threads import apply_tensorflow_threads
 
 logger = logging.getLogger(__name__)
-# Beside the environment's outputs: the decompressed digests of the raw files, by size and mtime.
-RAW_DIGESTS_NAME = ".raw_sha256.json"
-# Beside the environment's outputs: the versions the last run pinned, which `kedro prune` keeps.
-LOAD_VERSIONS_NAME = ".load_versions.json"
 
 
 def _how_to_produce(name: str, dataset: Any) -> str:
@@ -61,7 +57,7 @@ class MissingInputsHook:
                 continue
             dataset = catalog.get(name)
             if not dataset.exists():
-                location = dataset._describe().get("filepath", name)
+                location = described_location(dataset, name)
                 raise MissingInputError(
                     f"input '{name}' ({location}) does not exist: {_how_to_produce(name, dataset)}"
                 )
@@ -80,7 +76,7 @@ class RawDataIdentityHook:
     @hook_impl
     def before_pipeline_run(self, pipeline: Pipeline, catalog: DataCatalog) -> None:
         raw_files = {
-            name: Path(str(catalog.get(name)._describe()["filepath"]))
+            name: Path(described_location(catalog.get(name), name))
             for name in pipeline.inputs()
             if name in catalog and isinstance(catalog.get(name), IDXDataset)
         }
@@ -167,7 +163,7 @@ class ErrorContextHook:
         if not isinstance(error, ProjectError):
             return
         inputs = [
-            f"{name} ({catalog.get(name)._describe().get('filepath', 'in memory')})"
+            f"{name} ({described_location(catalog.get(name), 'in memory')})"
             for name in node.inputs
             if not name.startswith("params:") and name in catalog
         ]
@@ -190,95 +186,3 @@ class NodeTimingHook:
         started = self._started.pop(node.name, None)
         if started is not None:
             logger.info("%s took %.1f s", node.name, time.perf_counter() - started)
-
-
-class TrackingHook:
-    """MLflow tracking (`fashion_vae.tracking.MlflowTrackingHook`), imported when a run starts.
-
-    MLflow and kedro-mlflow take seconds to import, which `kedro --help`, `kedro prune` or
-    `kedro viz` would pay for nothing: the context and catalog handed to this hook before a
-    run are handed on to the tracking hook when the pipeline starts.
-    """
-
-    def __init__(self) -> None:
-        self._hook: Any = None
-        self._before_run: list[tuple[str, dict[str, Any]]] = []
-
-    @hook_impl
-    def after_context_created(self, context: KedroContext) -> None:
-        self._hook = None
-        self._before_run = [("after_context_created", {"context": context})]
-
-    @hook_impl
-    def after_catalog_created(  # noqa: PLR0913, PLR0917 - Kedro's hook specification
-        self,
-        catalog: DataCatalog,
-        conf_catalog: dict[str, Any],
-        conf_creds: dict[str, Any],
-        parameters: dict[str, Any],
-        save_version: str,
-        load_versions: dict[str, str],
-    ) -> None:
-        # kedro-mlflow's hook renames its own metric datasets here, and lists every dataset to
-        # find them, which would import every dataset type (TensorFlow's included) for a run
-        # that needs none of them: handed on only where the catalog has such a dataset.
-        types = [
-            entry.get("type", "") for entry in conf_catalog.values() if isinstance(entry, dict)
-        ]
-        if not any(str(kind).startswith("kedro_mlflow.") for kind in types):
-            return
-        arguments = {
-            "catalog": catalog,
-            "conf_catalog": conf_catalog,
-            "conf_creds": conf_creds,
-            "parameters": parameters,
-            "save_version": save_version,
-            "load_versions": load_versions,
-        }
-        self._before_run.append(("after_catalog_created", arguments))
-
-    @hook_impl
-    def before_pipeline_run(
-        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
-    ) -> None:
-        # MLflow's own telemetry stays off, also for a run started without the Makefile.
-        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-        from fashion_vae.tracking import MlflowTrackingHook  # noqa: PLC0415
-
-        self._hook = MlflowTrackingHook()
-        for name, arguments in self._before_run:
-            getattr(self._hook, name)(**arguments)
-        self._hook.before_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
-
-    @hook_impl
-    def before_node_run(self, node: Node, catalog: DataCatalog, inputs: dict[str, Any]) -> None:
-        if self._hook is not None:
-            self._hook.before_node_run(node=node, catalog=catalog, inputs=inputs)
-
-    @hook_impl
-    def after_node_run(self, node: Node) -> None:
-        if self._hook is not None:
-            self._hook.after_node_run(node=node)
-
-    @hook_impl
-    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
-        if self._hook is not None:
-            self._hook.after_dataset_saved(dataset_name=dataset_name, data=data)
-
-    # First of all the hooks: the outputs are recorded before RunLockHook lets another run
-    # write newer versions, and before kedro-mlflow closes the run.
-    @hook_impl(tryfirst=True)
-    def after_pipeline_run(
-        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
-    ) -> None:
-        if self._hook is not None:
-            self._hook.after_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
-
-    @hook_impl(tryfirst=True)
-    def on_pipeline_error(
-        self, error: Exception, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
-    ) -> None:
-        if self._hook is not None:
-            self._hook.on_pipeline_error(
-                error=error, run_params=run_params, pipeline=pipeline, catalog=catalog
-            )

@@ -1,6 +1,6 @@
 """Put the four raw Fashion-MNIST files into the project, verified by SHA-256.
 
-Usage: ``python -m fashion_vae.raw_data [--dest data/01_raw/fashion-mnist]``.
+Usage: ``python -m fashion_vae.data.raw_data [--dest data/01_raw/fashion-mnist]``.
 
 Each file is kept if already present and valid, else copied from a local directory (Debian's
 dataset-fashion-mnist package installs one), else downloaded from the official mirror. Only
@@ -119,7 +119,7 @@ def ensure_file(name: str, dest: Path, system_dir: Path, base_url: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Runs the CLI; returns 0 if every file is in place and valid, 1 otherwise."""
     parser = argparse.ArgumentParser(
-        prog="python -m fashion_vae.raw_data",
+        prog="python -m fashion_vae.data.raw_data",
         description="Put the four raw Fashion-MNIST files into DEST, verified by SHA-256.",
     )
     parser.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="%(default)s")

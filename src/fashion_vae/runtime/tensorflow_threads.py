@@ -5,9 +5,9 @@ import os
 import sys
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from fashion_vae import hardware
+from fashion_vae.runtime import hardware
 
 logger = logging.getLogger(__name__)
 # TensorFlow reads these when it creates its pools, so a run that never imports TensorFlow
@@ -23,8 +23,14 @@ class TensorFlowThreads(BaseModel, title="tensorflow_threads"):
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
-    intra_op: Threads = hardware.AUTO
-    inter_op: Threads = hardware.AUTO
+    intra_op: Threads = Field(
+        description="threads per op; auto: sized from the cores this process may use for "
+        "batch_shards' slices (each op on half the cores on 2+); null: TensorFlow's default"
+    )
+    inter_op: Threads = Field(
+        description="ops at a time; auto: as many as batch_shards' slices (2 on 2+ cores); "
+        "null: TensorFlow's default"
+    )
 
 
 def apply_tensorflow_threads(settings: TensorFlowThreads | dict[str, Any]) -> None:

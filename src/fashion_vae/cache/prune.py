@@ -21,15 +21,14 @@ import click
 from kedro.framework.cli.utils import CONTEXT_SETTINGS, env_option
 from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
-from kedro.io import AbstractDataset, CatalogProtocol
-from kedro.io.core import AbstractVersionedDataset
+from kedro.io import CatalogProtocol
 
 from fashion_vae.cache import MANIFEST_DATASET
 from fashion_vae.cache.manifest import Manifest
+from fashion_vae.datasets.kedro_api import version_folder
 from fashion_vae.errors import RunInProgressError
-from fashion_vae.hooks import LOAD_VERSIONS_NAME
-from fashion_vae.outputs import output_dir
-from fashion_vae.run_lock import RunLock
+from fashion_vae.outputs import LOAD_VERSIONS_NAME, output_dir
+from fashion_vae.outputs.run_lock import RunLock
 
 NEWEST = "newest"
 IN_MANIFEST = "in the cache manifest"
@@ -50,17 +49,6 @@ class Plan:
     def remove(self) -> list[Path]:
         """Every folder to remove: the old versions, then the staging folder."""
         return [*self.old, *([self.staging] if self.staging else [])]
-
-
-def version_folder(dataset: AbstractDataset | None) -> Path | None:
-    """The local `<filepath>` folder holding a versioned dataset's versions; None otherwise."""
-    # Not public: Kedro has no API for a dataset's local path; like fashion_vae.cache, this
-    # reads `_version`, `_protocol` and `_filepath`, shared by kedro-datasets and the project's.
-    if not isinstance(dataset, AbstractVersionedDataset) or dataset._version is None:
-        return None
-    if getattr(dataset, "_protocol", None) != "file":
-        return None
-    return Path(os.path.abspath(dataset._filepath))  # type: ignore[attr-defined]
 
 
 def versioned_folders(catalog: CatalogProtocol, names: Iterable[str]) -> dict[Path, list[str]]:

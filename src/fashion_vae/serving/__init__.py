@@ -1,11 +1,11 @@
 """The VAE as two MLflow pyfunc models: an encoder (images → posterior means) and a decoder
 (latent codes → images), each with its signature.
 
-Each training run logs both (see `fashion_vae.tracking`) as models whose only artifact is the
+Each training run logs both (see `fashion_vae.hooks.tracking`) as models whose only artifact is the
 trained `.keras` file and whose loader is this module (`loader_module`), so loading one imports
 this installed package and opens the file with Keras' safe mode: nothing is unpickled. (A
 `mlflow.pyfunc.PythonModel` would be cloudpickled into the model; kedro-mlflow's
-`pipeline_ml_factory` logs one of those, see `fashion_vae.tracking` for why it is not used.)
+`pipeline_ml_factory` logs one of those, see `fashion_vae.hooks.tracking` for why it is not used.)
 
 One model per direction, because MLflow enforces a signature's every input as required: one
 model taking either images or codes could not have a signature that MLflow's UI shows and
@@ -24,9 +24,7 @@ against the signature in one step.
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
@@ -41,12 +39,10 @@ from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types import Schema, TensorSpec
 
-from fashion_vae import hardware
 from fashion_vae.errors import ModelMismatchError
 from fashion_vae.model import VAE, decode_latents, encode_images
 from fashion_vae.model.on_this_machine import adapt_to_this_machine
 from fashion_vae.model.vae import IMAGE_SHAPE
-from fashion_vae.tensorflow_threads import ENVIRONMENT as TF_THREADS
 
 # Logged model name → the one input it takes.
 MODELS = {"vae": "images", "vae_decoder": "latents"}
@@ -156,60 +152,10 @@ def log_vae_models(vae: VAE, max_request_rows: int) -> list[str]:
         ]
 
 
-def server_command(
-    model_uri: str, host: str, port: int, workers: int | str
-) -> tuple[list[str], dict[str, str], str]:
-    """`mlflow models serve` of `model_uri` with `workers` ("auto": one per core) and each
-    worker's TensorFlow threads sized for its share of the cores: the command, its environment
-    variables and what was chosen, for the log."""
-    chosen = hardware.serving_workers(workers)
-    share = max(1, hardware.usable_cores() // chosen.value)
-    intra_op, inter_op = hardware.tensorflow_threads(hardware.AUTO, hardware.AUTO, cores=share)
-    command = ["mlflow", "models", "serve", "--env-manager", "local", "-m", model_uri]
-    command += ["-h", host, "-p", str(port), "--workers", str(chosen.value)]
-    environment = {
-        TF_THREADS["intra_op"]: str(intra_op.value),
-        TF_THREADS["inter_op"]: str(inter_op.value),
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-    }
-    described = "; ".join(
-        [
-            chosen.describe("workers"),
-            intra_op.describe("each worker's tensorflow_threads.intra_op"),
-            inter_op.describe("inter_op"),
-        ]
-    )
-    return command, environment, described
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`make serve`: a logged model over HTTP, with as many workers as the cores warrant."""
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--run", required=True, help="the MLflow run that logged the model")
-    parser.add_argument("--model", choices=sorted(MODELS), default="vae")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5001)
-    parser.add_argument("--workers", default=hardware.AUTO, help='a number, or "auto"')
-    args = parser.parse_args(argv)
-    if args.workers != hardware.AUTO and not (args.workers.isdigit() and int(args.workers) > 0):
-        parser.error(f'--workers is {args.workers!r}; expected a positive number or "auto"')
-    command, environment, described = server_command(
-        f"runs:/{args.run}/{args.model}", args.host, args.port, args.workers
-    )
-    print(f"Serving {args.model} of run {args.run}: {described}", flush=True)
-    executable = shutil.which("mlflow") or command[0]
-    os.execve(executable, command, {**os.environ, **environment})
-
-
 __all__ = [
     "MODELS",
     "PARQUET",
     "VAEPyfunc",
     "log_vae_models",
-    "main",
     "parquet_request",
-    "server_command",
 ]
-
-if __name__ == "__main__":
-    main()

@@ -12,10 +12,10 @@ import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
+from fashion_vae.data.raw_data import FILES, decompressed_sha256
 from fashion_vae.datasets._atomic import write_atomically_local
 from fashion_vae.errors import RawDataMismatchError
-from fashion_vae.raw_data import FILES, decompressed_sha256
-from fashion_vae.stamped_digests import StampedDigests
+from fashion_vae.outputs.stamped_digests import StampedDigests
 
 logger = logging.getLogger(__name__)
 

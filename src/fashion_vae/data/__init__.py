@@ -1,0 +1,1 @@
+"""Fashion-MNIST's raw files and labels, and users' own images as model input."""
