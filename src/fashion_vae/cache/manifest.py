@@ -13,7 +13,7 @@ import fsspec
 from kedro.io import AbstractDataset, DatasetError
 from kedro.utils import find_kedro_project
 
-from fashion_vae.datasets._atomic import write_atomically
+from fashion_vae.datasets.atomic import write_atomically
 from fashion_vae.outputs.stamped_digests import StampedDigests
 
 from .fingerprint import file_sha256, text_sha256

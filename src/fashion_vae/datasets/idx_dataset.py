@@ -20,7 +20,7 @@ from kedro.io.core import (
     get_protocol_and_path,
 )
 
-from ._atomic import write_atomically
+from .atomic import write_atomically
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _PREAMBLE_BYTES = 4  # two zero bytes, the dtype code, the number of dimensions

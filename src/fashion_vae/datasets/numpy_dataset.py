@@ -16,7 +16,7 @@ from kedro.io.core import (
     get_protocol_and_path,
 )
 
-from ._atomic import write_atomically
+from .atomic import write_atomically
 
 
 class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):

@@ -19,7 +19,7 @@ from kedro.pipeline.node import Node
 
 import fashion_vae.pipelines
 from fashion_vae.datasets import IDXDataset
-from fashion_vae.datasets._atomic import write_atomically_local
+from fashion_vae.datasets.atomic import write_atomically_local
 from fashion_vae.datasets.kedro_api import described_location
 from fashion_vae.errors import MissingInputError, ProjectError
 from fashion_vae.outputs import LOAD_VERSIONS_NAME, RAW_DIGESTS_NAME, output_dir

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from fashion_vae.data.raw_data import FILES, decompressed_sha256
-from fashion_vae.datasets._atomic import write_atomically_local
+from fashion_vae.datasets.atomic import write_atomically_local
 from fashion_vae.errors import RawDataMismatchError
 from fashion_vae.outputs.stamped_digests import StampedDigests
 

@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
@@ -30,15 +29,13 @@ from threadpoolctl import threadpool_limits
 
 from fashion_vae.data.labels import CLASS_NAMES
 
+from .image_grids import TITLE_IN, as_images, image_grid, row_label, show, suptitle
+
 # tab10 has exactly ten distinguishable colours, one per class, used for every class colour.
 CLASS_COLORS: tuple[tuple[float, ...], ...] = tuple(colormaps["tab10"].colors)
 
 _METHOD_AXIS_NAMES = {"pca": "PC", "tsne": "t-SNE"}
 _METHOD_TITLES = {"pca": "PCA", "tsne": "t-SNE"}
-# Image grids are laid out in inches so that cells stay square whatever the grid's shape.
-_CELL_IN = 0.7
-_GAP = 0.06  # space between cells, as a fraction of a cell
-_TITLE_IN = 0.55
 
 
 # --------------------------------------------------------------------------------------------
@@ -46,75 +43,11 @@ _TITLE_IN = 0.55
 # --------------------------------------------------------------------------------------------
 
 
-def _images(array: np.ndarray, leading: int, name: str) -> np.ndarray:
-    """Return ``array`` as float images ``(*leading axes, H, W)``, dropping a channel axis of 1."""
-    images = np.asarray(array, dtype=np.float32)
-    if images.ndim == leading + 3 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim != leading + 2:
-        expected = " x ".join(["N"] * leading + ["H", "W"])
-        raise ValueError(f"{name} has shape {array.shape}; expected {expected} (x 1)")
-    return images
-
-
 def _class_name(label: int | str | np.integer) -> str:
     """Class name for an integer label; strings pass through (already a name)."""
     if isinstance(label, str):
         return label
     return CLASS_NAMES[int(label)]
-
-
-def _image_grid(
-    nrows: int,
-    ncols: int,
-    *,
-    left: float = 0.1,
-    right: float = 0.1,
-    top: float = _TITLE_IN,
-    bottom: float = 0.1,
-) -> tuple[Figure, np.ndarray]:
-    """A figure holding an ``nrows x ncols`` grid of square image cells; margins in inches."""
-    width = left + right + _CELL_IN * (ncols + (ncols - 1) * _GAP)
-    height = top + bottom + _CELL_IN * (nrows + (nrows - 1) * _GAP)
-    fig = Figure(figsize=(width, height))
-    # A fixed GridSpec rather than constrained layout: the latter is slow for hundreds of axes
-    # and would resize cells to fit labels, which we place in the margins ourselves.
-    axes = fig.subplots(
-        nrows,
-        ncols,
-        squeeze=False,
-        gridspec_kw={
-            "left": left / width,
-            "right": 1 - right / width,
-            "bottom": bottom / height,
-            "top": 1 - top / height,
-            "wspace": _GAP,
-            "hspace": _GAP,
-        },
-    )
-    for ax in axes.flat:
-        # Hide ticks and spines but keep the axis itself, so that y labels still show.
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-    return fig, axes
-
-
-def _show(ax: Axes, image: np.ndarray) -> None:
-    """Draw one image on a fixed [0, 1] grey scale, so intensities compare across cells."""
-    ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-
-
-def _suptitle(fig: Figure, title: str) -> None:
-    """Figure title at a fixed distance from the top edge, in inches."""
-    height = fig.get_figheight()
-    fig.suptitle(title, y=1 - 0.12 / height, va="top", fontsize=12)
-
-
-def _row_label(ax: Axes, text: str) -> None:
-    """Horizontal label to the left of a row of images."""
-    ax.set_ylabel(text, rotation=0, ha="right", va="center", fontsize=9, labelpad=6)
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,8 +70,8 @@ def reconstructions_figure(
     originals: np.ndarray, reconstructions: np.ndarray, labels: np.ndarray, per_class: int = 2
 ) -> Figure:
     """Originals (top row) above their reconstructions (bottom row), ``per_class`` per class."""
-    originals = _images(originals, 1, "originals")
-    reconstructions = _images(reconstructions, 1, "reconstructions")
+    originals = as_images(originals, 1, "originals")
+    reconstructions = as_images(reconstructions, 1, "reconstructions")
     labels = np.asarray(labels).reshape(-1)
     if not len(originals) == len(reconstructions) == len(labels):
         raise ValueError(
@@ -146,33 +79,33 @@ def reconstructions_figure(
             f"{len(labels)} labels; expected the same number of each"
         )
     indices = select_per_class(labels, per_class)
-    fig, axes = _image_grid(2, len(indices), left=1.05, top=_TITLE_IN + 0.25)
+    fig, axes = image_grid(2, len(indices), left=1.05, top=TITLE_IN + 0.25)
     for column, index in enumerate(indices):
         if index < 0:  # too few images of this class: leave its cells blank (frames hidden)
             continue
-        _show(axes[0, column], originals[index])
-        _show(axes[1, column], reconstructions[index])
-    _row_label(axes[0, 0], "original")
-    _row_label(axes[1, 0], "reconstruction")
+        show(axes[0, column], originals[index])
+        show(axes[1, column], reconstructions[index])
+    row_label(axes[0, 0], "original")
+    row_label(axes[1, 0], "reconstruction")
     # One class name centred above each group of `per_class` columns.
     for label, name in enumerate(CLASS_NAMES):
         first = axes[0, label * per_class].get_position()
         last = axes[0, label * per_class + per_class - 1].get_position()
         fig.text((first.x0 + last.x1) / 2, first.y1 + 0.02, name, ha="center", va="bottom")
-    _suptitle(fig, f"Test images and their reconstructions ({per_class} per class)")
+    suptitle(fig, f"Test images and their reconstructions ({per_class} per class)")
     return fig
 
 
 def samples_figure(samples: np.ndarray, ncols: int = 10) -> Figure:
     """Images decoded from prior codes in a grid (10 x 10 for 100 samples)."""
-    samples = _images(samples, 1, "samples")
+    samples = as_images(samples, 1, "samples")
     nrows = -(-len(samples) // ncols)  # ceiling division
-    fig, axes = _image_grid(nrows, ncols)
+    fig, axes = image_grid(nrows, ncols)
     for ax, image in zip(axes.flat, samples, strict=False):
-        _show(ax, image)
+        show(ax, image)
     for ax in axes.flat[len(samples) :]:
         ax.set_axis_off()
-    _suptitle(fig, f"{len(samples)} images decoded from the prior")
+    suptitle(fig, f"{len(samples)} images decoded from the prior")
     return fig
 
 
@@ -182,24 +115,24 @@ def interpolations_figure(
     end_labels: Sequence[int | str] | np.ndarray,
 ) -> Figure:
     """Rows of images decoded along straight latent paths between two test images."""
-    rows = _images(rows, 2, "rows")
+    rows = as_images(rows, 2, "rows")
     n_rows, n_steps = rows.shape[:2]
     if not len(start_labels) == len(end_labels) == n_rows:
         raise ValueError(
             f"got {n_rows} rows, {len(start_labels)} start labels and {len(end_labels)} end "
             "labels; expected one start and one end label per row"
         )
-    fig, axes = _image_grid(n_rows, n_steps, left=1.7, top=_TITLE_IN + 0.25)
+    fig, axes = image_grid(n_rows, n_steps, left=1.7, top=TITLE_IN + 0.25)
     for row in range(n_rows):
         for step in range(n_steps):
-            _show(axes[row, step], rows[row, step])
-        _row_label(
+            show(axes[row, step], rows[row, step])
+        row_label(
             axes[row, 0], f"{_class_name(start_labels[row])} → {_class_name(end_labels[row])}"
         )
     # The interpolation weight, so a reader can tell where the midpoint is.
     for step, weight in enumerate(np.linspace(0.0, 1.0, n_steps)):
         axes[0, step].set_title(f"{weight:.2g}", fontsize=8, pad=3)
-    _suptitle(fig, "Interpolations in latent space between test images of different classes")
+    suptitle(fig, "Interpolations in latent space between test images of different classes")
     return fig
 
 
@@ -315,24 +248,24 @@ def latent_traversals_figure(
     values: Sequence[float] | np.ndarray,
 ) -> Figure:
     """Decoded traversals ``D x V``: one latent dimension varied per row, value per column."""
-    traversals = _images(traversals, 2, "traversals")
+    traversals = as_images(traversals, 2, "traversals")
     n_dims, n_values = traversals.shape[:2]
     if len(dimensions) != n_dims or len(values) != n_values:
         raise ValueError(
             f"traversals are {n_dims} x {n_values} images; got {len(dimensions)} dimensions "
             f"and {len(values)} values"
         )
-    fig, axes = _image_grid(n_dims, n_values, left=0.7, top=_TITLE_IN + 0.25, bottom=0.4)
+    fig, axes = image_grid(n_dims, n_values, left=0.7, top=TITLE_IN + 0.25, bottom=0.4)
     for row, dimension in enumerate(dimensions):
         for column in range(n_values):
-            _show(axes[row, column], traversals[row, column])
-        _row_label(axes[row, 0], f"z[{int(dimension)}]")
+            show(axes[row, column], traversals[row, column])
+        row_label(axes[row, 0], f"z[{int(dimension)}]")
     for column, value in enumerate(values):
         # A sign on every non-zero value, so that columns read as offsets from the prior's mean.
         label = f"{float(value):+.3g}" if value != 0 else "0"
         axes[0, column].set_title(label, fontsize=8, pad=3)
     fig.text(0.5, 0.15 / fig.get_figheight(), "value of the varied dimension", ha="center")
-    _suptitle(fig, "Latent traversals: the most active dimensions varied one at a time")
+    suptitle(fig, "Latent traversals: the most active dimensions varied one at a time")
     return fig
 
 
@@ -410,20 +343,20 @@ def progress_strip_figure(
     progress: np.ndarray, epochs: Sequence[int] | None = None, max_rows: int = 12
 ) -> Figure:
     """The same prior samples decoded after each epoch: one row per (shown) epoch."""
-    progress = _images(progress, 2, "progress")
+    progress = as_images(progress, 2, "progress")
     epochs = list(range(1, len(progress) + 1)) if epochs is None else list(epochs)
     if len(epochs) != len(progress):
         raise ValueError(f"got {len(progress)} epochs of images and {len(epochs)} epoch numbers")
     shown = _progress_rows(len(progress), max_rows)
-    fig, axes = _image_grid(len(shown), progress.shape[1], left=0.8)
+    fig, axes = image_grid(len(shown), progress.shape[1], left=0.8)
     for row, index in enumerate(shown):
         for column, image in enumerate(progress[index]):
-            _show(axes[row, column], image)
-        _row_label(axes[row, 0], f"epoch {epochs[index]}")
+            show(axes[row, column], image)
+        row_label(axes[row, 0], f"epoch {epochs[index]}")
     title = "The same prior samples decoded after each epoch"
     if len(shown) < len(progress):
         title += f" ({len(shown)} of {len(progress)} epochs)"
-    _suptitle(fig, title)
+    suptitle(fig, title)
     return fig
 
 
@@ -435,7 +368,7 @@ def progress_gif(
     scale: int = 2,
 ) -> bytes:
     """Animated GIF, one frame per epoch, each a square grid (4 x 4 for 16) of the samples."""
-    progress = _images(progress, 2, "progress")
+    progress = as_images(progress, 2, "progress")
     n_epochs, n_images, height, width = progress.shape
     epochs = list(range(1, n_epochs + 1)) if epochs is None else list(epochs)
     if len(epochs) != n_epochs or n_epochs == 0:

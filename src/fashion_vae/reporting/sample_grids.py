@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .figures import _TITLE_IN, _image_grid, _images, _row_label, _show, _suptitle
+from .image_grids import TITLE_IN, as_images, image_grid, row_label, show, suptitle
 
 # Longest file name shown above an encoded image; longer ones keep their start and end.
 _NAME_CHARS = 11
@@ -17,28 +17,28 @@ _MIN_COLUMNS = 6
 
 def image_grid_figure(images: np.ndarray, title: str, ncols: int = 8) -> Figure:
     """Images in rows of `ncols` under a title."""
-    images = _images(images, 1, "images")
+    images = as_images(images, 1, "images")
     per_row = max(1, min(ncols, len(images)))
-    fig, axes = _image_grid(-(-len(images) // per_row), max(per_row, _MIN_COLUMNS))
+    fig, axes = image_grid(-(-len(images) // per_row), max(per_row, _MIN_COLUMNS))
     for ax in axes.flat:
         ax.set_axis_off()
     for index, image in enumerate(images):
         ax = axes[index // per_row, index % per_row]
         ax.set_axis_on()
-        _show(ax, image)
-    _suptitle(fig, title)
+        show(ax, image)
+    suptitle(fig, title)
     return fig
 
 
 def sampler_grids_figure(grids: Mapping[str, np.ndarray], ncols: int = 10) -> Figure:
     """One square-ish grid per sampler, side by side, each titled with the sampler's name."""
-    panels = {name: _images(images, 1, name) for name, images in grids.items()}
+    panels = {name: as_images(images, 1, name) for name, images in grids.items()}
     if not panels or any(len(images) == 0 for images in panels.values()):
         raise ValueError("expected at least one sampler, each with at least one image")
     nrows = max(-(-len(images) // ncols) for images in panels.values())
     # One empty column between two panels.
     width = len(panels) * ncols + len(panels) - 1
-    fig, axes = _image_grid(nrows, width, top=_TITLE_IN + 0.3)
+    fig, axes = image_grid(nrows, width, top=TITLE_IN + 0.3)
     for ax in axes.flat:
         ax.set_axis_off()
     for index, (name, images) in enumerate(panels.items()):
@@ -46,7 +46,7 @@ def sampler_grids_figure(grids: Mapping[str, np.ndarray], ncols: int = 10) -> Fi
         for cell, image in enumerate(images[: nrows * ncols]):
             ax = axes[cell // ncols, first + cell % ncols]
             ax.set_axis_on()
-            _show(ax, image)
+            show(ax, image)
         left = axes[0, first].get_position()
         right = axes[0, first + ncols - 1].get_position()
         fig.text(
@@ -57,24 +57,24 @@ def sampler_grids_figure(grids: Mapping[str, np.ndarray], ncols: int = 10) -> Fi
             va="bottom",
             fontsize=11,
         )
-    _suptitle(fig, "Samples from each sampler, decoded")
+    suptitle(fig, "Samples from each sampler, decoded")
     return fig
 
 
 def class_rows_figure(samples: np.ndarray, class_names: Sequence[str], title: str) -> Figure:
     """Samples C × S: one row per class, labelled with its name."""
-    samples = _images(samples, 2, "samples")
+    samples = as_images(samples, 2, "samples")
     if len(samples) != len(class_names):
         raise ValueError(
             f"got {len(samples)} rows of samples and {len(class_names)} class names; "
             "expected one row per class"
         )
-    fig, axes = _image_grid(*samples.shape[:2], left=1.05)
+    fig, axes = image_grid(*samples.shape[:2], left=1.05)
     for row, name in enumerate(class_names):
         for column, image in enumerate(samples[row]):
-            _show(axes[row, column], image)
-        _row_label(axes[row, 0], name)
-    _suptitle(fig, title)
+            show(axes[row, column], image)
+        row_label(axes[row, 0], name)
+    suptitle(fig, title)
     return fig
 
 
@@ -94,8 +94,8 @@ def encodings_figure(
     ncols: int = 10,
 ) -> Figure:
     """Each input (28 × 28, as the model saw it) above its reconstruction, named and classed."""
-    inputs = _images(inputs, 1, "inputs")
-    reconstructions = _images(reconstructions, 1, "reconstructions")
+    inputs = as_images(inputs, 1, "inputs")
+    reconstructions = as_images(reconstructions, 1, "reconstructions")
     if not len(inputs) == len(reconstructions) == len(names) == len(nearest_classes):
         raise ValueError(
             f"got {len(inputs)} inputs, {len(reconstructions)} reconstructions, {len(names)} "
@@ -104,9 +104,7 @@ def encodings_figure(
     per_row = max(1, min(ncols, len(inputs)))
     blocks = -(-len(inputs) // per_row)
     # Each block: a row of inputs and a row of reconstructions, then a spacer row.
-    fig, axes = _image_grid(
-        3 * blocks - 1, max(per_row, _MIN_COLUMNS), left=1.1, top=_TITLE_IN + 0.2
-    )
+    fig, axes = image_grid(3 * blocks - 1, max(per_row, _MIN_COLUMNS), left=1.1, top=TITLE_IN + 0.2)
     for ax in axes.flat:
         ax.set_axis_off()
     for index, (name, nearest) in enumerate(zip(names, nearest_classes, strict=True)):
@@ -114,13 +112,13 @@ def encodings_figure(
         top, bottom = axes[3 * block, column], axes[3 * block + 1, column]
         for ax, image in ((top, inputs[index]), (bottom, reconstructions[index])):
             ax.set_axis_on()
-            _show(ax, image)
+            show(ax, image)
         top.set_title(_short(name), fontsize=6, pad=2)
         bottom.set_xlabel(nearest, fontsize=7, labelpad=2)
     for block in range(blocks):
         axes[3 * block, 0].set_axis_on()
         axes[3 * block + 1, 0].set_axis_on()
-        _row_label(axes[3 * block, 0], "input")
-        _row_label(axes[3 * block + 1, 0], "reconstruction")
-    _suptitle(fig, "Inputs, reconstructions and nearest class")
+        row_label(axes[3 * block, 0], "input")
+        row_label(axes[3 * block + 1, 0], "reconstruction")
+    suptitle(fig, "Inputs, reconstructions and nearest class")
     return fig
