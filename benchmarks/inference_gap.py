@@ -26,7 +26,7 @@ import tensorflow as tf  # noqa: E402
 from project import MODEL_INPUT, apply_project_threads, load_vae  # noqa: E402
 
 from fashion_vae.model import VAE  # noqa: E402
-from fashion_vae.model.vae import kl_divergence, reconstruction_loss  # noqa: E402
+from fashion_vae.model.blocks import kl_divergence, reconstruction_loss  # noqa: E402
 
 CHUNK = 100
 EVALUATION_SAMPLES = 50

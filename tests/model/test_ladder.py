@@ -40,7 +40,7 @@ def test_the_ladder_sits_at_the_encoder_level_of_its_side() -> None:
     assert vae.has_ladder and not build_vae(ladder_config(ladder_channels=0)).has_ladder
     assert ladder.context_layer == "conv_1"
     assert vae.encoder.get_layer("conv_1").output.shape[1:3] == (7, 7)
-    assert vae.decoder.get_layer("deconv_0").output.shape[1:] == (7, 7, 8)
+    assert vae.decoder.get_layer("decoder_top").output.shape[1:] == (7, 7, 8)
 
 
 @pytest.mark.parametrize(
@@ -56,12 +56,10 @@ def test_a_ladder_without_matching_levels_is_refused_by_name(
 def test_the_second_latents_kl_is_the_mean_of_its_log_ratio(images: np.ndarray) -> None:
     vae = build_vae(ladder_config(), seed=0)
     _, _, context = vae.encoder_with_context(images[:1])
-    features = vae.decoder.get_layer("deconv_0")(
-        vae.decoder.get_layer("reshape")(vae.decoder.get_layer("projection")(np.zeros((1, 3))))
-    )
+    features = vae.decoder.get_layer("decoder_top")(np.zeros((1, 3)))
     # 3,000 independent draws: the one image's features, repeated along the batch.
     repeat = functools.partial(np.repeat, repeats=3000, axis=0)
-    draws = vae.decoder.get_layer("ladder").posterior(
+    draws = vae.ladder.posterior(
         repeat(keras.ops.convert_to_numpy(features)), repeat(keras.ops.convert_to_numpy(context))
     )
     kl = keras.ops.convert_to_numpy(draws["kl"])

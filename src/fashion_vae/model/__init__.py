@@ -1,6 +1,7 @@
 """The VAE model: layers, losses, builders and optimizer, registered for safe `.keras` loading."""
 
 # Importing the package registers every class a saved model may name, the optimizer included.
+from .blocks import Sampler, kl_divergence, log_normal, log_prior, reconstruction_loss
 from .classifier import FEATURES_LAYER, build_classifier, feature_extractor
 from .cpu_speedups import InShards
 from .inference import (
@@ -14,15 +15,7 @@ from .inference import (
     sample_prior_codes,
 )
 from .optimizers import FusedAdam
-from .vae import (
-    VAE,
-    Sampler,
-    build_vae,
-    kl_divergence,
-    log_normal,
-    log_prior,
-    reconstruction_loss,
-)
+from .vae import VAE, build_vae
 
 __all__ = [
     "FEATURES_LAYER",

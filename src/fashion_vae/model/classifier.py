@@ -5,7 +5,8 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from .vae import IMAGE_SHAPE, glorot, initializer_seeds
+from .blocks import glorot, initializer_seeds
+from .vae import IMAGE_SHAPE
 
 N_CLASSES = 10
 # The penultimate layer, read by name: the space in which generated images are compared.

@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from fashion_vae.model.vae import SERIALIZATION_PACKAGE
+from fashion_vae.model.blocks import SERIALIZATION_PACKAGE
 
 
 @keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)

@@ -18,138 +18,30 @@ that are mapped, probed and sampled; decoding a code takes z₂ at its prior mea
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import keras
-import numpy as np
 from keras import layers, ops
 
 from fashion_vae.parameters import VAEConfig
 from fashion_vae.runtime import hardware
 
+from .blocks import (
+    SERIALIZATION_PACKAGE,
+    Sampler,
+    glorot,
+    initializer_seeds,
+    kl_divergence,
+    log_normal,
+    log_prior,
+    reconstruction_loss,
+)
 from .cpu_speedups import SingleChannelConv2D, in_shards
+from .ladder import LadderLatent
 from .replicas import batch_slice
 
 IMAGE_SHAPE = (28, 28, 1)
-SERIALIZATION_PACKAGE = "fashion_vae"
-_LOG_2PI = math.log(2.0 * math.pi)
-
-
-@keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
-class Sampler(layers.Layer):
-    """Draws z = mean + exp(log_var / 2) * eps (the reparameterization trick), seeded.
-
-    Under data-parallel training every replica draws the noise of the whole global batch from
-    the same seed and keeps its own rows, so each image gets the noise it would get on one
-    device and a run's numbers do not depend on the device count.
-    """
-
-    def __init__(self, seed: int | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def call(self, z_mean: Any, z_log_var: Any) -> Any:
-        rows = ops.shape(z_mean)[0]
-        where = batch_slice(rows)
-        if where.replicas == 1:
-            epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
-        else:
-            every = keras.random.normal(
-                (where.global_size, ops.shape(z_mean)[1]), seed=self.seed_generator
-            )
-            epsilon = ops.slice(every, (where.start, 0), (rows, ops.shape(z_mean)[1]))
-        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "seed": self.seed}
-
-
-@keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
-class LadderLatent(layers.Layer):
-    """The second latent z₂ of a ladder: side × side × `channels` Gaussians on the decoder's
-    features h (1 × 1 convolutions, float32 like the other latent heads).
-
-    Called on h alone it returns h + W z₂ with z₂ at the mean of its prior p(z₂|h): the
-    deterministic decoder. `posterior(h, context)` draws z₂ from q(z₂|x, z), whose mean and
-    log-variance are the prior's plus a correction computed from h and `context`, the encoder's
-    features of the same side, and returns h + W z₂ with the KL term and the log-ratio.
-    """
-
-    def __init__(
-        self,
-        channels: int,
-        features: int,
-        context_layer: str,
-        context_features: int,
-        seed: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.channels = channels
-        self.features = features
-        self.context_layer = context_layer
-        self.context_features = context_features
-        self.seed = seed
-        # Names unique in the decoder: a functional model may be built through `posterior`.
-        conv = {"kernel_size": 1, "dtype": self.dtype_policy}
-        seeds = initializer_seeds(seed, "ladder")
-        self.prior = layers.Conv2D(
-            2 * channels, name="ladder_prior", kernel_initializer=glorot(seeds), **conv
-        )
-        self.correction = layers.Conv2D(
-            2 * channels, name="ladder_correction", kernel_initializer=glorot(seeds), **conv
-        )
-        self.projection = layers.Conv2D(
-            features, name="ladder_projection", kernel_initializer=glorot(seeds), **conv
-        )
-        self.sampler = Sampler(seed=seed, name="ladder_sampler")
-
-    def build(self, input_shape: tuple[int | None, ...]) -> None:
-        side = input_shape[1]
-        self.prior.build(input_shape)
-        self.correction.build((None, side, side, self.features + self.context_features))
-        self.projection.build((None, side, side, self.channels))
-        self.built = True
-
-    def call(self, features: Any) -> Any:
-        features = ops.cast(features, self.compute_dtype)
-        prior_mean, _ = ops.split(self.prior(features), 2, axis=-1)
-        return features + self.projection(prior_mean)
-
-    def posterior(self, features: Any, context: Any) -> dict[str, Any]:
-        """h + W z₂ for z₂ ~ q(z₂|x, z); the analytic KL(q || p) and log p(z₂) − log q(z₂)."""
-        features = ops.cast(features, self.compute_dtype)
-        both = ops.concatenate([features, ops.cast(context, self.compute_dtype)], axis=-1)
-        prior_mean, prior_log_var = ops.split(self.prior(features), 2, axis=-1)
-        mean_shift, log_var_shift = ops.split(self.correction(both), 2, axis=-1)
-        flat = (ops.shape(features)[0], -1)
-        prior_mean, prior_log_var = ops.reshape(prior_mean, flat), ops.reshape(prior_log_var, flat)
-        mean_shift, log_var_shift = ops.reshape(mean_shift, flat), ops.reshape(log_var_shift, flat)
-        mean, log_var = prior_mean + mean_shift, prior_log_var + log_var_shift
-        z2 = self.sampler(mean, log_var)
-        # KL(q || p) is unchanged by whitening z₂ with the prior's mean and scale, which makes
-        # the prior N(0, I) and the posterior N(shift / prior scale, ratio of variances).
-        kl = kl_divergence(mean_shift * ops.exp(-0.5 * prior_log_var), log_var_shift)
-        log_ratio = log_normal(z2, prior_mean, prior_log_var) - log_normal(z2, mean, log_var)
-        spatial = ops.reshape(z2, (*flat[:1], *features.shape[1:3], self.channels))
-        return {"features": features + self.projection(spatial), "kl": kl, "log_ratio": log_ratio}
-
-    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
-        return input_shape
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "channels": self.channels,
-            "features": self.features,
-            "context_layer": self.context_layer,
-            "context_features": self.context_features,
-            "seed": self.seed,
-        }
 
 
 def feature_sides(depth: int) -> list[int]:
@@ -170,25 +62,6 @@ def _output_padding(side: int, target_side: int, kernel_size: int) -> int | None
         return None
     # Keras' output length with explicit padding: (side - 1) * 2 + kernel - 2 * (kernel // 2) + p.
     return target_side - (2 * (side - 1) + kernel_size - 2 * (kernel_size // 2))
-
-
-def initializer_seeds(seed: int | None, part: str) -> Iterator[int | None]:
-    """Seeds for the initial weights of one part of the model, derived from the model's seed.
-
-    Keras draws the seed of an unseeded initializer from Python's global `random`, which other
-    threads of the process (a Dask worker's, a server's) draw from too: with explicit seeds the
-    initial weights depend on the model's seed alone. None (no seed): Keras draws them.
-    """
-    if seed is None:
-        yield from itertools.repeat(None)
-    sequence = np.random.SeedSequence([seed, *part.encode()])
-    while True:
-        yield int(sequence.spawn(1)[0].generate_state(1)[0])
-
-
-def glorot(seeds: Iterator[int | None]) -> keras.initializers.Initializer:
-    """Keras' default kernel initializer, with the next seed."""
-    return keras.initializers.GlorotUniform(seed=next(seeds))
 
 
 def _dense_layers(
@@ -252,8 +125,12 @@ def build_decoder(
     ladder: dict[str, Any] | None = None,
     seed: int | None = None,
 ) -> keras.Model:
-    """Build the decoder: dense layers, then stride-2 transposed convolutions, to logits; with
-    `ladder` (`LadderLatent`'s arguments), that second latent after the first of them."""
+    """Build the decoder: dense layers, then stride-2 transposed convolutions, to logits.
+
+    With `ladder` (`LadderLatent`'s arguments) the decoder is three parts called in turn:
+    `decoder_top` (z to the first level's features), the `ladder` layer (z₂ at its prior mean)
+    and `decoder_bottom` (the rest, to logits); training calls the same parts with z₂ drawn
+    from its posterior instead (`VAE`)."""
     seeds = initializer_seeds(seed, "decoder")
     # The decoder retraces the encoder's sides backwards (28 → 14 → 7 → 4 for three layers).
     sides = feature_sides(len(filters))
@@ -282,37 +159,22 @@ def build_decoder(
             kernel_initializer=glorot(seeds),
         )(x)
         if index == 0 and ladder:
-            x = LadderLatent(**ladder, features=n_filters, name="ladder", dtype="float32")(x)
+            top = keras.Model(latent, x, name="decoder_top")
+            latent = keras.Input(shape=x.shape[1:], name="ladder_features")
+            x = latent
         side = target_side
     logits = SingleChannelConv2D(kernel_size, seed=next(seeds), name="logits", dtype="float32")(x)
-    return keras.Model(latent, logits, name="decoder")
+    if not ladder:
+        return keras.Model(latent, logits, name="decoder")
+    bottom = keras.Model(latent, logits, name="decoder_bottom")
+    z = keras.Input(shape=top.input.shape[1:], name="z")
+    ladder_layer = LadderLatent(**ladder, features=filters[0], name="ladder", dtype="float32")
+    return keras.Model(z, bottom(ladder_layer(top(z))), name="decoder")
 
 
-def reconstruction_loss(images: Any, logits: Any) -> Any:
-    """Bernoulli negative log-likelihood per image in nats: BCE from logits summed over pixels."""
-    pixel_losses = ops.binary_crossentropy(images, logits, from_logits=True)
-    return ops.sum(pixel_losses, axis=tuple(range(1, len(pixel_losses.shape))))
-
-
-def kl_divergence(z_mean: Any, z_log_var: Any) -> Any:
-    """Analytic KL(q(z|x) || N(0, I)) per image in nats."""
-    return -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1)
-
-
-def log_normal(z: Any, mean: Any, log_var: Any) -> Any:
-    """Log density of diagonal Gaussians, summed over the last axis (leading axes broadcast)."""
-    # exp(-log_var) rather than dividing by exp(log_var): no overflow for very negative log_var.
-    return -0.5 * ops.sum(_LOG_2PI + log_var + ops.square(z - mean) * ops.exp(-log_var), axis=-1)
-
-
-def log_prior(z: Any, components: tuple[Any, Any] | None) -> Any:
-    """log p(z) per code: N(0, I) without components, else the equal mixture of the diagonal
-    Gaussians `components` = (K × D means, K × D log-variances)."""
-    if components is None:
-        return -0.5 * ops.sum(_LOG_2PI + ops.square(z), axis=-1)
-    means, log_vars = components
-    per_component = log_normal(z[:, None, :], means[None], log_vars[None])
-    return ops.logsumexp(per_component, axis=1) - math.log(means.shape[0])
+def _layer_or_none(model: keras.Model, name: str) -> Any:
+    """`model`'s layer of that name, or None."""
+    return next((layer for layer in model.layers if layer.name == name), None)
 
 
 @keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
@@ -339,10 +201,13 @@ class VAE(keras.Model):
         self.batch_shards = int(batch_shards)
         self.pseudo_inputs = int(pseudo_inputs)
         self.sampler = Sampler(seed=seed, name="sampler")
-        ladders = [layer for layer in decoder.layers if isinstance(layer, LadderLatent)]
-        if ladders:
+        # The ladder's parts (`build_decoder`), or None without one.
+        self.ladder = _layer_or_none(decoder, "ladder")
+        if self.ladder is not None:
+            self.decoder_top = decoder.get_layer("decoder_top")
+            self.decoder_bottom = decoder.get_layer("decoder_bottom")
             # The encoder, also returning its features at the ladder's side, in one pass.
-            context = encoder.get_layer(ladders[0].context_layer).output
+            context = encoder.get_layer(self.ladder.context_layer).output
             self.encoder_with_context = keras.Model(
                 encoder.input, [*encoder.outputs, context], name="encoder_with_context"
             )
@@ -406,12 +271,12 @@ class VAE(keras.Model):
     @property
     def has_ladder(self) -> bool:
         """Whether the decoder holds a second latent (`LadderLatent`)."""
-        return hasattr(self, "encoder_with_context")
+        return self.ladder is not None
 
     def _encode(self, images: Any, training: bool) -> tuple[Any, Any, Any]:
         """The posterior's mean and log-variance, and with a ladder the encoder's features that
         its posterior corrects with (else None)."""
-        if not self.has_ladder:
+        if self.ladder is None:
             return (*self.encoder(images, training=training), None)
         return tuple(self.encoder_with_context(images, training=training))
 
@@ -420,19 +285,14 @@ class VAE(keras.Model):
         and also z₂'s KL and log p(z₂|z) − log q(z₂|x, z)."""
         if context is None:
             return {"logits": self.decoder(z, training=training)}
-        x, lower = z, {}
-        for layer in self.decoder.layers[1:]:  # after the input; the decoder is a chain
-            if isinstance(layer, LadderLatent):
-                lower = layer.posterior(x, context)
-                x = lower.pop("features")
-            else:
-                x = layer(x, training=training)
-        return {"logits": x, "lower_kl": lower["kl"], "lower_log_ratio": lower["log_ratio"]}
+        lower = self.ladder.posterior(self.decoder_top(z, training=training), context)
+        logits = self.decoder_bottom(lower["features"], training=training)
+        return {"logits": logits, "lower_kl": lower["kl"], "lower_log_ratio": lower["log_ratio"]}
 
     def ladder_context(self, images: Any) -> Any:
         """The encoder's features that the ladder's posterior corrects with; None without one
         (and then nothing is encoded)."""
-        if not self.has_ladder:
+        if self.ladder is None:
             return None
         return self.encoder_with_context(images, training=False)[2]
 
