@@ -335,8 +335,8 @@ class EvaluateParameters(Section, title="evaluate"):
     binarized_images: int = Field(
         ge=1,
         le=10_000,
-        description="test images scored by the binarized -log p(x) protocol: the first "
-        "binarized_images (10,000: all, as published tables)",
+        description="test images scored by the binarized -log p(x) protocol: a random sample "
+        "fixed by binarize_seed, the same for every model (10,000: all, as published tables)",
     )
     binarized_samples: int = Field(
         ge=1,

@@ -2,6 +2,7 @@
 
 import html
 import json
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,7 +18,13 @@ from pydantic import ValidationError
 from scipy import special, stats
 
 from fashion_vae.data.labels import CLASS_NAMES
-from fashion_vae.evaluation import metrics
+from fashion_vae.evaluation import likelihood, metrics
+from fashion_vae.evaluation.likelihood import (
+    StreamedBounds,
+    binarize,
+    binarized_test_sample,
+    likelihood_scorer,
+)
 from fashion_vae.model import VAE, build_classifier, build_vae, encode_images
 from fashion_vae.model.latent_density import (
     LatentDensity,
@@ -27,9 +34,7 @@ from fashion_vae.model.latent_density import (
 )
 from fashion_vae.parameters import EvaluateParameters, FeatureClassifierParameters
 from fashion_vae.pipelines.evaluate.nodes import (
-    _log_likelihood_model,
     assemble_metrics,
-    binarize,
     binarized_likelihood,
     feature_learning_metrics,
     generation_metrics,
@@ -78,6 +83,8 @@ EXPECTED_KEYS = {
         "standard_error",
         "negative_elbo",
         "n_images",
+        "n_test_images",
+        "sample",
         "importance_samples",
         "binarize_seed",
         "protocol",
@@ -147,10 +154,10 @@ def test_encoding_does_not_depend_on_the_batch_size(vae: VAE, data: dict) -> Non
     np.testing.assert_allclose(small_batches[1], z_log_var, atol=1e-5)
 
 
-def test_log_likelihood_model_is_the_bernoulli_log_likelihood(vae: VAE, data: dict) -> None:
+def test_the_likelihood_scorer_is_the_bernoulli_log_likelihood(vae: VAE, data: dict) -> None:
     images = data["test"][:16]
     z = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
-    got, lower_log_ratio = _log_likelihood_model(vae).predict_on_batch([images, z])
+    got, lower_log_ratio = likelihood_scorer(vae).predict_on_batch([images, z])
     np.testing.assert_array_equal(lower_log_ratio, 0)  # no second latent
     logits = np.asarray(vae.decoder(z), dtype=np.float64)
     # x log σ(l) + (1 − x) log σ(−l) = x·l − log(1 + e^l), in float64.
@@ -166,13 +173,13 @@ def test_batches_split_into_shards_give_the_same_numbers(
     images = data["test"][:13]
     z = np.random.default_rng(0).standard_normal((13, 4)).astype(np.float32)
     whole_posterior = encode_images(vae, images, batch_size=5)
-    whole_scores = _log_likelihood_model(vae).predict_on_batch([images, z])
+    whole_scores = likelihood_scorer(vae).predict_on_batch([images, z])
     # Batches of 5, 5 and 3 images; with 3 shards the last has slices of one image each.
     monkeypatch.setattr(vae, "batch_shards", shards)
     posterior = encode_images(vae, images, batch_size=5)
     for got, expected in zip(posterior, whole_posterior, strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
-    scores = _log_likelihood_model(vae).predict_on_batch([images, z])
+    scores = likelihood_scorer(vae).predict_on_batch([images, z])
     np.testing.assert_allclose(scores, whole_scores, rtol=1e-5, atol=1e-3)
 
 
@@ -231,7 +238,7 @@ def test_binarized_likelihood_matches_the_exact_one_of_a_one_dimensional_model(
     vae = build_vae(config, seed=3)
     evaluate = section("evaluate", binarized_images=4, binarized_samples=2000, batch_size=4)
     result = binarized_likelihood(vae, data["test"], evaluate, seed=1)
-    binarized = binarize(data["test"][:4], 777)
+    _, binarized = binarized_test_sample(data["test"], 4, 777)
     grid = np.linspace(-10, 10, 4001, dtype=np.float32)[:, None]
     logits = np.asarray(vae.decoder.predict(grid, batch_size=4001, verbose=0), dtype=np.float64)
     exact = []
@@ -249,6 +256,55 @@ def test_binarized_likelihood_matches_the_exact_one_of_a_one_dimensional_model(
     assert exact - 0.1 <= nll <= exact + 1.0, (exact, nll)
     assert nll - exact <= 0.5 * (negative_elbo - exact), (exact, nll, negative_elbo)
     assert result["n_images"] == 4 and result["importance_samples"] == 2000
+    assert result["sample"] == "random sample (binarize_seed)"
+
+
+def test_the_binarized_sample_is_seeded_random_and_binarized_as_the_whole_set(
+    data: dict,
+) -> None:
+    images = data["test"]
+    indices, sample = binarized_test_sample(images, 20, 777)
+    assert len(indices) == 20 and np.all(np.diff(indices) > 0)
+    assert not np.array_equal(indices, np.arange(20))  # not the first images
+    np.testing.assert_array_equal(sample, binarize(images, 777)[indices])
+    again, _ = binarized_test_sample(images, 20, 777)
+    np.testing.assert_array_equal(again, indices)
+    everything, whole = binarized_test_sample(images, len(images) + 5, 777)
+    np.testing.assert_array_equal(everything, np.arange(len(images)))
+    np.testing.assert_array_equal(whole, binarize(images, 777))
+
+
+def test_streamed_bounds_equal_the_bounds_of_all_weights_at_once() -> None:
+    log_weights = np.random.default_rng(0).normal(-500, 30, size=(1000, 7))
+    bounds = StreamedBounds(7)
+    for chunk in np.array_split(log_weights, [3, 250, 251, 700]):
+        bounds.add(chunk)
+    np.testing.assert_allclose(bounds.iwae, metrics.iwae_bound(log_weights), rtol=1e-12)
+    np.testing.assert_allclose(bounds.elbo, log_weights.mean(axis=0), rtol=1e-12)
+    assert bounds.draws == 1000
+
+
+def test_many_draws_stay_within_the_memory_of_one_chunk(
+    vae: VAE, data: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(likelihood, "DRAWS_PER_CHUNK", 8)
+    images = binarize(data["test"][:16], 777)
+    posterior = encode_images(vae, images, 16)
+
+    def peak(draws: int) -> int:
+        tracemalloc.start()
+        try:
+            likelihood.importance_sampled_bounds(
+                vae, images, posterior, draws=draws, batch_size=16, rng=np.random.default_rng(0)
+            )
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    peak(8)  # compiled once, outside the measurement
+    few, many = peak(16), peak(400)
+    # All 400 × 16 weights at once would add 51 kB of float64 (twice, with the likelihoods).
+    assert many < few + 20_000, (few, many)
 
 
 def test_reconstruction_metrics_overall_and_per_class(vae: VAE, data: dict) -> None:

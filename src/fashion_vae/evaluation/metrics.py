@@ -28,6 +28,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from fashion_vae.data.labels import CLASS_NAMES
+
 # --------------------------------------------------------------------------------------------
 # Log densities and importance-weighted bounds
 # --------------------------------------------------------------------------------------------
@@ -238,3 +240,33 @@ def linear_probe_accuracy(
     with threadpool_limits(limits=1):
         probe.fit(np.asarray(train_features), np.asarray(train_labels))
     return float(probe.score(np.asarray(test_features), np.asarray(test_labels)))
+
+
+def image_quality(images: np.ndarray, reconstructions: np.ndarray, ssim: np.ndarray) -> dict:
+    """MSE, PSNR and SSIM of image pairs, averaged (None for an empty set)."""
+    if len(images) == 0:
+        return {"mse": None, "psnr_db": None, "ssim": None, "n_images": 0}
+    return {
+        "mse": float(np.mean(mse_per_image(images, reconstructions))),
+        "psnr_db": mean_psnr(images, reconstructions),
+        "ssim": float(np.mean(ssim)),
+        "n_images": len(images),
+    }
+
+
+def sampler_metrics(
+    test_features: np.ndarray, features: np.ndarray, logits: np.ndarray
+) -> dict[str, Any]:
+    """Fréchet distance of one sampler's images to the test images, and their class shares."""
+    distribution = class_distribution(special.softmax(logits, axis=1))
+    shares = distribution.pop("shares")
+    return {
+        "fid_fashion_classifier": frechet_distance(test_features, features),
+        "n_generated": len(features),
+        "class_distribution": {
+            **distribution,
+            "largest_class": CLASS_NAMES[int(np.argmax(shares))],
+            "smallest_class": CLASS_NAMES[int(np.argmin(shares))],
+            "shares": dict(zip(CLASS_NAMES, shares, strict=True)),
+        },
+    }

@@ -12,21 +12,32 @@ from typing import Any
 
 import keras
 import numpy as np
-from scipy import special
 
 from fashion_vae.data.labels import CLASS_NAMES
 from fashion_vae.evaluation import metrics
+from fashion_vae.evaluation.descriptions import (
+    BINARIZED_PROTOCOL,
+    CLASS_CONDITIONAL_DESCRIPTION,
+    FID_DESCRIPTION,
+    FID_REFERENCE_DESCRIPTION,
+    LIKELIHOOD_NOTE,
+)
+from fashion_vae.evaluation.likelihood import (
+    binarized_test_sample,
+    importance_log_weights,
+    importance_sampled_bounds,
+    likelihood_scorer,
+    log_progress,
+    mean_and_error,
+)
 from fashion_vae.model import (
     VAE,
-    InShards,
     check_images_fit,
     check_vae_fits,
     decode_latents,
     encode_images,
     feature_extractor,
     kl_divergence,
-    log_normal,
-    log_prior,
     prior_components,
     sample_prior_codes,
 )
@@ -37,38 +48,10 @@ from fashion_vae.parameters import EvaluateParameters
 ACTIVE_UNIT_THRESHOLD = 0.01
 # A latent dimension "carries information" when its mean KL exceeds this many nats.
 KL_DIMENSION_THRESHOLD = 0.01
-BINARIZED_PROTOCOL = (
-    "The first n_images test images, each pixel drawn once as a Bernoulli of its intensity "
-    "(NumPy, binarize_seed); -log p(x) estimated by importance sampling with "
-    "importance_samples draws from the encoder's posterior of the binarized image (the IWAE "
-    "bound, which tends to -log p(x) as the draws grow). Published Fashion-MNIST tables use "
-    "this protocol with all 10,000 images and 5,000 draws, on models trained on binarized "
-    "images (here: training.binarize: dynamic)."
-)
-LIKELIHOOD_NOTE = (
-    "Bernoulli likelihood on continuous pixels in [0, 1] (binary cross-entropy): not a "
-    "normalized density for grey levels, so it cannot go below the data's own summed pixel "
-    "binary entropy, reported as data_entropy_floor."
-)
-FID_DESCRIPTION = (
-    "Fréchet distance in the feature space of a Fashion-MNIST classifier (not Inception FID)"
-)
-FID_REFERENCE_DESCRIPTION = (
-    "The same distance between the real validation images and the real test images: what "
-    "real data scores, with the bias of a smaller sample."
-)
-CLASS_CONDITIONAL_DESCRIPTION = (
-    "Share of the images drawn from each class's latent mixture that the classifier assigns to "
-    "that class (per_class), and its mean over the classes (accuracy); real_per_class is what "
-    "the real test images of each class score. The draws are at temperature: each mixture "
-    "component's spread scaled by it (1: as fitted)."
-)
 # Separate random streams under the one seed, so that no two draws share numbers.
 logger = logging.getLogger(__name__)
 _IWAE_STREAM, _PRIOR_STREAM, _SUBSET_STREAM, _MIXTURE_STREAM, _CLASS_STREAM = 1, 2, 3, 4, 5
 _BINARIZED_STREAM = 6
-# Importance samples between two progress lines of the binarized likelihood (about 12 s here).
-_DRAWS_PER_LOG_LINE = 250
 
 
 def _check_same_length(**arrays: np.ndarray) -> None:
@@ -76,48 +59,6 @@ def _check_same_length(**arrays: np.ndarray) -> None:
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"expected one row per image in each of {lengths}")
-
-
-def _log_likelihood_model(vae: VAE) -> keras.Model:
-    """A model (images, z[, the ladder's context]) → per image log p(x|z) and, with a ladder,
-    the log-ratio of its second latent's one draw (`VAE.log_likelihood`)."""
-    return InShards(lambda inputs: vae.log_likelihood(*inputs), vae.batch_shards)
-
-
-def _importance_log_weights(
-    vae: VAE,
-    scorer: keras.Model,
-    images: np.ndarray,
-    z_mean: np.ndarray,
-    z_log_var: np.ndarray,
-    *,
-    n_draws: int,
-    rng: np.random.Generator,
-    prior: tuple[np.ndarray, np.ndarray] | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """K × B log p(x|z_k) and log-weights log p(x|z_k) + log p(z_k) − log q(z_k|x), the
-    prior's `prior_components` given (with a ladder, log p(x|z_k, z₂) and its z₂'s log-ratio
-    added to the weight, the images encoded once for all K)."""
-    context = vae.ladder_context(images)
-    ladder = [] if context is None else [keras.ops.convert_to_numpy(context)]
-    std = np.exp(0.5 * z_log_var)
-    z_mean64, z_log_var64 = z_mean.astype(np.float64), z_log_var.astype(np.float64)
-    log_likelihood = np.empty((n_draws, len(images)))
-    log_weights = np.empty((n_draws, len(images)))
-    for k in range(n_draws):
-        z = z_mean + std * rng.standard_normal(z_mean.shape, dtype=np.float32)
-        log_likelihood[k], lower_log_ratio = scorer.predict_on_batch([images, z, *ladder])
-        z64 = z.astype(np.float64)
-        log_ratio = log_prior(z64, prior) - log_normal(z64, z_mean64, z_log_var64)
-        log_weights[k] = log_likelihood[k] + lower_log_ratio + keras.ops.convert_to_numpy(log_ratio)
-    return log_likelihood, log_weights
-
-
-def _mean_and_error(values: np.ndarray) -> tuple[float, float | None]:
-    """Mean and its standard error (None for a single value: JSON has no NaN)."""
-    if len(values) < 2:
-        return float(np.mean(values)), None
-    return float(np.mean(values)), float(np.std(values, ddof=1) / np.sqrt(len(values)))
 
 
 def likelihood_metrics(
@@ -136,14 +77,14 @@ def likelihood_metrics(
     _check_same_length(images=images, z_mean=z_mean, z_log_var=z_log_var)
     if not 1 <= n_samples <= iwae_samples:
         raise ValueError(f"n_samples is {n_samples}; expected 1 to iwae_samples ({iwae_samples})")
-    scorer = _log_likelihood_model(vae)
+    scorer = likelihood_scorer(vae)
     prior = prior_components(vae)
     rng = np.random.default_rng((seed, _IWAE_STREAM))
     n = len(images)
     reconstruction, elbo_monte_carlo, iwae = np.empty(n), np.empty(n), np.empty(n)
     for start in range(0, n, batch_size):
         batch = slice(start, start + batch_size)
-        log_likelihood, log_weights = _importance_log_weights(
+        log_likelihood, log_weights = importance_log_weights(
             vae,
             scorer,
             np.asarray(images[batch]),
@@ -161,8 +102,8 @@ def likelihood_metrics(
         kl = np.asarray(kl_divergence(z_mean, z_log_var), dtype=np.float64)
     else:  # no closed form: the same draws' log q(z|x) − log p(z) (and z₂'s, with a ladder)
         kl = -elbo_monte_carlo - reconstruction
-    negative_elbo, elbo_error = _mean_and_error(reconstruction + kl)
-    nll, nll_error = _mean_and_error(-iwae)
+    negative_elbo, elbo_error = mean_and_error(reconstruction + kl)
+    nll, nll_error = mean_and_error(-iwae)
     floor = metrics.binary_entropy_floor(images)
     return {
         "elbo": {
@@ -187,73 +128,35 @@ def likelihood_metrics(
     }
 
 
-def binarize(images: np.ndarray, seed: int) -> np.ndarray:
-    """Each pixel drawn once as a Bernoulli of its intensity (0 or 1, float32), seeded."""
-    draws = np.random.default_rng(seed).random(np.shape(images), dtype=np.float32)
-    return (draws < np.asarray(images)).astype(np.float32)
-
-
 def binarized_likelihood(
     vae: VAE, images: np.ndarray, evaluate: EvaluateParameters, seed: int
 ) -> dict[str, Any]:
     """−log p(x) of test images binarized once, by importance sampling from the encoder."""
     check_vae_fits(vae, images)
-    binarized = binarize(images[: evaluate.binarized_images], evaluate.binarize_seed)
-    z_mean, z_log_var = encode_images(vae, binarized, evaluate.batch_size)
-    scorer = _log_likelihood_model(vae)
-    prior = prior_components(vae)
-    rng = np.random.default_rng((seed, _BINARIZED_STREAM))
-    n = len(binarized)
-    nll, negative_elbo = np.empty(n), np.empty(n)
-    draws = evaluate.binarized_samples
-    for start in range(0, n, evaluate.batch_size):
-        batch = slice(start, start + evaluate.batch_size)
-        parts = []
-        for first in range(0, draws, _DRAWS_PER_LOG_LINE):
-            _, log_weights = _importance_log_weights(
-                vae,
-                scorer,
-                binarized[batch],
-                z_mean[batch],
-                z_log_var[batch],
-                n_draws=min(_DRAWS_PER_LOG_LINE, draws - first),
-                rng=rng,
-                prior=prior,
-            )
-            parts.append(log_weights)
-            logger.info(
-                "Binarized likelihood: images %d to %d of %d, %d of %d draws",
-                start + 1,
-                min(start + evaluate.batch_size, n),
-                n,
-                min(first + _DRAWS_PER_LOG_LINE, draws),
-                draws,
-            )
-        log_weights = np.concatenate(parts)
-        nll[batch] = -metrics.iwae_bound(log_weights)
-        negative_elbo[batch] = -np.mean(log_weights, axis=0)
-    mean, error = _mean_and_error(nll)
+    n = min(evaluate.binarized_images, len(images))
+    _, binarized = binarized_test_sample(np.asarray(images), n, evaluate.binarize_seed)
+    posterior = encode_images(vae, binarized, evaluate.batch_size)
+    iwae, elbo = importance_sampled_bounds(
+        vae,
+        binarized,
+        posterior,
+        draws=evaluate.binarized_samples,
+        batch_size=evaluate.batch_size,
+        rng=np.random.default_rng((seed, _BINARIZED_STREAM)),
+        progress=log_progress("Binarized likelihood", n),
+    )
+    mean, error = mean_and_error(-iwae)
     return {
         "negative_log_likelihood": mean,
         "standard_error": error,
-        "negative_elbo": float(np.mean(negative_elbo)),
+        "negative_elbo": float(-np.mean(elbo)),
         "n_images": n,
+        "n_test_images": len(images),
+        "sample": "all test images" if n == len(images) else "random sample (binarize_seed)",
         "importance_samples": evaluate.binarized_samples,
         "binarize_seed": evaluate.binarize_seed,
         "protocol": BINARIZED_PROTOCOL,
         "units": "nats/image",
-    }
-
-
-def _quality(images: np.ndarray, reconstructions: np.ndarray, ssim: np.ndarray) -> dict:
-    """MSE, PSNR and SSIM of image pairs, averaged (None for an empty set)."""
-    if len(images) == 0:
-        return {"mse": None, "psnr_db": None, "ssim": None, "n_images": 0}
-    return {
-        "mse": float(np.mean(metrics.mse_per_image(images, reconstructions))),
-        "psnr_db": metrics.mean_psnr(images, reconstructions),
-        "ssim": float(np.mean(ssim)),
-        "n_images": len(images),
     }
 
 
@@ -268,11 +171,13 @@ def reconstruction_metrics(
     reconstructions = decode_latents(vae, z_mean, batch_size)
     ssim = metrics.ssim_per_image(images, reconstructions, batch_size)
     per_class = {
-        name: _quality(images[labels == c], reconstructions[labels == c], ssim[labels == c])
+        name: metrics.image_quality(
+            images[labels == c], reconstructions[labels == c], ssim[labels == c]
+        )
         for c, name in enumerate(CLASS_NAMES)
     }
     return {
-        **_quality(images, reconstructions, ssim),
+        **metrics.image_quality(images, reconstructions, ssim),
         "per_class": per_class,
     }
 
@@ -383,24 +288,6 @@ def sample_class_conditional(
     return images.reshape(len(CLASS_NAMES), n_per_class, *images.shape[1:])
 
 
-def _sampler_metrics(
-    test_features: np.ndarray, features: np.ndarray, logits: np.ndarray
-) -> dict[str, Any]:
-    """Fréchet distance of one sampler's images to the test images, and their class shares."""
-    distribution = metrics.class_distribution(special.softmax(logits, axis=1))
-    shares = distribution.pop("shares")
-    return {
-        "fid_fashion_classifier": metrics.frechet_distance(test_features, features),
-        "n_generated": len(features),
-        "class_distribution": {
-            **distribution,
-            "largest_class": CLASS_NAMES[int(np.argmax(shares))],
-            "smallest_class": CLASS_NAMES[int(np.argmin(shares))],
-            "shares": dict(zip(CLASS_NAMES, shares, strict=True)),
-        },
-    }
-
-
 def generation_metrics(
     classifier: keras.Model,
     test_images: np.ndarray,
@@ -432,7 +319,9 @@ def generation_metrics(
     test_features, test_logits = extractor.predict(test_images, batch_size, verbose=0)
     reference_features, _ = extractor.predict(reference_images, batch_size, verbose=0)
     samplers = {
-        name: _sampler_metrics(test_features, *extractor.predict(images, batch_size, verbose=0))
+        name: metrics.sampler_metrics(
+            test_features, *extractor.predict(images, batch_size, verbose=0)
+        )
         for name, images in (("prior", prior_samples), ("gmm", mixture_samples))
     }
     samplers["gmm"].update(
