@@ -10,7 +10,11 @@ from fashion_vae.hooks import (
     TensorFlowThreadsHook,
     TrackingHook,
 )
+from fashion_vae.hooks.upstream_warnings import ignore_upstream_warnings
 from fashion_vae.pipelines.sweep.members import ProjectConfigLoader, SweepMembersHook
+
+# Before Kedro, kedro-mlflow and MLflow raise them: libraries' warnings about their own code.
+ignore_upstream_warnings()
 
 # Pluggy calls the last registered first: before the first node, the missing inputs, then the
 # raw files' identity are checked, and only then is the output folder's lock taken; under it,

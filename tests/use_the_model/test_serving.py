@@ -46,7 +46,10 @@ def test_each_model_shows_its_signature(models: dict[str, str]) -> None:
     assert decoder.inputs.inputs[0].shape == (-1, 4)
     assert decoder.outputs.inputs[0].shape == (-1, 28, 28, 1)
     for uri in models.values():
-        assert mlflow.models.get_model_info(uri).saved_input_example_info is not None
+        info = mlflow.models.get_model_info(uri)
+        assert info.saved_input_example_info is not None
+        # The serving settings travel in the model, not as parameters of the run.
+        assert mlflow.get_run(info.run_id).data.params == {}
 
 
 def test_plain_and_named_arrays_give_the_models_answers(

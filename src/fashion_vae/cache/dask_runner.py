@@ -131,10 +131,16 @@ def _local_cluster(n_workers: int) -> Any:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        # Any free port of the loopback: two runs on one machine do not contend for 8787.
+        dashboard_address="127.0.0.1:0",
     )
-    logger.info("Started a local Dask cluster of %d worker processes", n_workers)
-    return Client(cluster, set_as_default=False)
+    client = Client(cluster, set_as_default=False)
+    logger.info(
+        "Started a local Dask cluster of %d worker processes (dashboard: %s)",
+        n_workers,
+        client.dashboard_link,
+    )
+    return client
 
 
 class DaskExecutor(Executor):

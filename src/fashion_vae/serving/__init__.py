@@ -24,6 +24,7 @@ against the signature in one step.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from importlib.metadata import version
@@ -47,6 +48,7 @@ from fashion_vae.model.vae import IMAGE_SHAPE
 # Logged model name → the one input it takes.
 MODELS = {"vae": "images", "vae_decoder": "latents"}
 MODEL_FILE = "vae.keras"
+SETTINGS_FILE = "serving.json"
 BATCH_SIZE = 256
 # The content type MLflow's scoring server reads as a Parquet file.
 PARQUET = "application/vnd.apache.parquet"
@@ -116,27 +118,37 @@ def parquet_request(array: np.ndarray, input_name: str = "images") -> bytes:
     return pd.DataFrame({input_name: list(rows)}).to_parquet(index=False)
 
 
-def _load_pyfunc(data_path: str, model_config: dict[str, Any]) -> VAEPyfunc:
-    """MLflow's loader hook for `loader_module`: the model file, opened in Keras' safe mode."""
+def _load_pyfunc(data_path: str, model_config: dict[str, Any] | None = None) -> VAEPyfunc:
+    """MLflow's loader hook for `loader_module`: the model file, opened in Keras' safe mode,
+    and its serving settings, from the JSON beside it."""
     # `mlflow models serve` loads the model here: MLflow 3's telemetry, which would reach the
     # network on its next event, stays off in the server too (as TrackingHook does for runs).
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    vae = adapt_to_this_machine(keras.saving.load_model(data_path, safe_mode=True))
-    return VAEPyfunc(vae, model_config["input"], model_config["max_request_rows"])
+    folder = Path(data_path)
+    settings = json.loads((folder / SETTINGS_FILE).read_text())
+    vae = adapt_to_this_machine(keras.saving.load_model(folder / MODEL_FILE, safe_mode=True))
+    return VAEPyfunc(vae, settings["input"], settings["max_request_rows"])
 
 
 def log_vae_models(vae: VAE, max_request_rows: int) -> list[str]:
     """Log `vae` as the encoder and decoder pyfunc models of the active MLflow run, each
     refusing requests of more than `max_request_rows` rows; return their model URIs."""
+    uris = []
     with tempfile.TemporaryDirectory() as tmp:
-        model_file = Path(tmp) / MODEL_FILE
-        vae.save(model_file)
-        return [
-            mlflow.pyfunc.log_model(
+        vae.save(Path(tmp) / MODEL_FILE)
+        for name, input_name in MODELS.items():
+            # Settings in a file of the model, not MLflow's model_config, which MLflow also
+            # logs as the run's parameters.
+            folder = Path(tmp, name)
+            folder.mkdir()
+            os.link(Path(tmp) / MODEL_FILE, folder / MODEL_FILE)
+            settings = {"input": input_name, "max_request_rows": max_request_rows}
+            (folder / SETTINGS_FILE).write_text(json.dumps(settings))
+            signature, example = model_signature(input_name, vae.latent_dim)
+            info = mlflow.pyfunc.log_model(
                 name=name,
                 loader_module=__name__,
-                data_path=str(model_file),
-                model_config={"input": input_name, "max_request_rows": max_request_rows},
+                data_path=str(folder),
                 signature=signature,
                 input_example=example,
                 # Written as given instead of inferred (which loads the model in a subprocess):
@@ -146,10 +158,9 @@ def log_vae_models(vae: VAE, max_request_rows: int) -> list[str]:
                     f"keras=={keras.__version__}",
                     f"tensorflow=={version('tensorflow')}",
                 ],
-            ).model_uri
-            for name, input_name in MODELS.items()
-            for signature, example in [model_signature(input_name, vae.latent_dim)]
-        ]
+            )
+            uris.append(info.model_uri)
+    return uris
 
 
 __all__ = [

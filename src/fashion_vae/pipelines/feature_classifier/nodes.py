@@ -9,6 +9,7 @@ import numpy as np
 from fashion_vae.model import build_classifier
 from fashion_vae.parameters import FeatureClassifierParameters
 from fashion_vae.runtime.batching import array_batches
+from fashion_vae.runtime.terminal import keras_verbosity
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def train_classifier(
         validation_data=array_batches(_labelled(validation_images, validation_labels), batch_size),
         epochs=feature_classifier.epochs,
         shuffle=False,  # array_batches shuffles, with the seed
-        verbose=feature_classifier.verbose,
+        verbose=keras_verbosity(feature_classifier.verbose),
     )
     logger.info(
         "fashion_classifier: %d epochs in %.1f s, validation accuracy %.4f",

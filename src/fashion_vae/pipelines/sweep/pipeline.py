@@ -50,8 +50,16 @@ def member_pipeline(member: Member) -> Pipeline:
         template,
         namespace=member.name,
         inputs={name for name in shared if not name.startswith("params:")},
+        # Read by the comparison, outside the member's namespace: a name without a dot, which
+        # Kedro reserves for namespaces.
+        outputs={"sweep_summary": summary_name(member)},
         parameters={name: name for name in shared if name.startswith("params:")},
     )
+
+
+def summary_name(member: Member) -> str:
+    """The dataset of a member's row of the comparison."""
+    return f"{member.name}_sweep_summary"
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -63,7 +71,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 compare_members,
                 {
                     "sweep": "params:sweep",
-                    **{member.name: f"{member.name}.sweep_summary" for member in members},
+                    **{member.name: summary_name(member) for member in members},
                 },
                 "sweep_comparison",
                 name="compare_members",

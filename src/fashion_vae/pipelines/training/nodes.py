@@ -17,6 +17,7 @@ from fashion_vae.model.optimizers import FusedAdam
 from fashion_vae.parameters import Preset, TrainingParameters
 from fashion_vae.runtime import hardware
 from fashion_vae.runtime.batching import EpochShuffledBatches, array_batches
+from fashion_vae.runtime.terminal import keras_verbosity
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ def train_vae(
             epochs=preset.epochs,
             callbacks=callbacks,
             shuffle=False,  # EpochShuffledBatches orders each epoch, by seed and epoch
-            verbose=training.verbose,
+            verbose=keras_verbosity(training.verbose),
         )
     except RuntimeError as error:
         # TerminateOnNaN(raise_error=True) raises this at the first non-finite batch loss.
