@@ -22,16 +22,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from fashion_vae.cache import make_runner
-from fashion_vae.hooks.upstream_warnings import UPSTREAM_WARNINGS
 from fashion_vae.model import VAE, build_vae
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """The libraries' own warnings that runs ignore (see `UPSTREAM_WARNINGS`) are ignored in the
-    tests too, so that the summary lists only warnings the project can act on."""
-    for message, category, _ in UPSTREAM_WARNINGS:
-        config.addinivalue_line("filterwarnings", f"ignore:{message}:{category.__name__}")
-
 
 # Keras reads the backend when first imported; tests use the project's default.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")

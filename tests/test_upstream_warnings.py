@@ -2,10 +2,11 @@
 
 import subprocess
 import sys
+import tomllib
 import warnings
 from pathlib import Path
 
-from fashion_vae.hooks.upstream_warnings import ignore_upstream_warnings
+from fashion_vae.hooks.upstream_warnings import UPSTREAM_WARNINGS, ignore_upstream_warnings
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -36,3 +37,11 @@ def test_a_warning_of_the_project_itself_stays_visible() -> None:
         warnings.warn("register_new_resolver() is deprecated, and more", UserWarning, stacklevel=1)
         warnings.warn("training.epochs is larger than needed", UserWarning, stacklevel=1)
     assert [str(warning.message) for warning in caught] == ["training.epochs is larger than needed"]
+
+
+def test_the_test_suite_ignores_the_same_warnings_as_runs() -> None:
+    pyproject = tomllib.loads((PROJECT / "pyproject.toml").read_text())
+    ignored = pyproject["tool"]["pytest"]["ini_options"]["filterwarnings"]
+    assert ignored == [
+        f"ignore:{message}:{category.__name__}" for message, category, _ in UPSTREAM_WARNINGS
+    ]

@@ -1,6 +1,7 @@
 """Warnings that libraries raise about their own code, which this project cannot fix: ignored in
-one place, each with its reason, for runs (imported by `fashion_vae.settings`) and for the test
-suite (tests/conftest.py). Every warning caused by the project's own code stays visible."""
+one place, each with its reason, for runs (imported by `fashion_vae.settings`); pyproject.toml's
+`filterwarnings` lists the same for the test suite (tests/test_upstream_warnings.py checks that
+they agree). Every warning caused by the project's own code stays visible."""
 
 import warnings
 
@@ -27,6 +28,16 @@ UPSTREAM_WARNINGS: tuple[tuple[str, type[Warning], str], ...] = (
         r"__array__ implementation doesn't accept a copy keyword",
         DeprecationWarning,
         "Keras' TensorFlow backend predates NumPy 2's copy keyword",
+    ),
+    (
+        r"Support for class-based `config` is deprecated",
+        DeprecationWarning,
+        "kedro-mlflow 2.0's configuration models use Pydantic 1's class-based config",
+    ),
+    (
+        r"Accessing the 'model_fields' attribute on the instance is deprecated",
+        DeprecationWarning,
+        "Kedro 1.7's parameter validation reads model_fields from the validated instance",
     ),
     (
         r"The ``noload`` loader strategy is deprecated",
