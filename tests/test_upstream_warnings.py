@@ -1,12 +1,17 @@
 """The libraries' warnings about their own code are ignored in runs, and only those."""
 
+import logging
 import subprocess
 import sys
 import tomllib
 import warnings
 from pathlib import Path
 
-from fashion_vae.hooks.upstream_warnings import UPSTREAM_WARNINGS, ignore_upstream_warnings
+from fashion_vae.hooks.upstream_warnings import (
+    UNFILTERABLE,
+    UPSTREAM_WARNINGS,
+    ignore_upstream_warnings,
+)
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -44,4 +49,22 @@ def test_the_test_suite_ignores_the_same_warnings_as_runs() -> None:
     ignored = pyproject["tool"]["pytest"]["ini_options"]["filterwarnings"]
     assert ignored == [
         f"ignore:{message}:{category.__name__}" for message, category, _ in UPSTREAM_WARNINGS
+    ]
+
+
+def test_a_warning_a_library_turns_back_on_is_dropped_from_the_log() -> None:
+    # Kedro's logging writes warnings to the "py.warnings" logger (logging.captureWarnings).
+    ignore_upstream_warnings()
+    captured = logging.getLogger("py.warnings")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    captured.addHandler(handler)
+    try:
+        captured.warning("mlflow/...: UserWarning: \x1b[33m%s to enable ...", UNFILTERABLE[0])
+        captured.warning("src/fashion_vae/...: UserWarning: the project's own warning")
+    finally:
+        captured.removeHandler(handler)
+    assert [record.getMessage() for record in records] == [
+        "src/fashion_vae/...: UserWarning: the project's own warning"
     ]
