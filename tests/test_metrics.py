@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -171,3 +173,19 @@ def test_knn_vote_ties_go_to_the_smallest_label() -> None:
     labels = np.array([1, 0, 0])
     # Neighbours of 0.1 with k=2 are 0.0 (label 1, nearest) and 0.5 (label 0): a 1-1 vote tie.
     assert metrics.knn_accuracy(train, labels, np.array([[0.1]]), np.array([0]), k=2) == 1.0
+
+
+def test_a_capped_probe_fit_says_so_in_the_log_not_as_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(400, 20))
+    labels = rng.integers(0, 10, size=400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        with caplog.at_level(logging.INFO, logger="fashion_vae.evaluation.metrics"):
+            accuracy = metrics.linear_probe_accuracy(
+                features, labels, features, labels, seed=0, max_iter=2
+            )
+    assert 0 <= accuracy <= 1
+    assert "stopped at max_iter = 2, before converging" in caplog.text
