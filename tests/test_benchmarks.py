@@ -186,3 +186,13 @@ def test_inference_latency_times_both_paths_on_each_request_size(benchmark_proje
         _, former, current, ratio, _ = numbers(row)
         assert former > 0 and current > 0
         assert ratio == pytest.approx(former / current, rel=0.1)
+
+
+def test_likelihood_protocol_scores_the_same_images_with_each_k(stored_model: Path) -> None:
+    output = run_benchmark(
+        stored_model, "likelihood_protocol.py", "--images=8", "--samples", "2", "20"
+    )
+    rows = [numbers(line) for line in output.splitlines() if "-log p(x)" in line]
+    assert [row[:2] for row in rows] == [[8, 2], [8, 20]]
+    for _, _, nll, error, negative_elbo, seconds in rows:
+        assert 0 < nll <= negative_elbo + 1e-6 and error > 0 and seconds > 0
