@@ -291,9 +291,12 @@ RUN_TRAINING = textwrap.dedent(
     from pathlib import Path
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
+    from fashion_vae.cache import CachingRunner
     bootstrap_project(Path(sys.argv[1]))
     with KedroSession.create(project_path=Path(sys.argv[1]), env="test") as session:
-        session.run(pipeline_names=["training"])
+        # Without the cache: the training really runs, holding its locks for seconds, however
+        # the earlier tests left the project.
+        session.run(pipeline_names=["training"], runner=CachingRunner(enabled=False))
     """
 )
 
