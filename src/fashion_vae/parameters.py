@@ -587,32 +587,36 @@ def _shown(value: Any) -> str:
     return "null" if value is None else json.dumps(value, ensure_ascii=False).strip('"')
 
 
+def _row(path: str, field: Any, shown: str) -> tuple[str, str, str, str]:
+    """(parameter, value in conf/base, allowed, meaning) of one field."""
+    allowed = "; ".join(_allowed(field.annotation, field.metadata))
+    return path, shown, allowed, field.description or ""
+
+
 def _rows(model: type[BaseModel], values: Any, path: str) -> Iterator[tuple[str, str, str, str]]:
-    """(parameter, value in conf/base, allowed, meaning) of each field of `model`."""
+    """The rows of each field of `model`; a mapping or list of models (presets, sweep members)
+    gives one row per inner field, with each entry's value."""
     for name, field in model.model_fields.items():
         here = f"{path}.{name}"
         nested = _section_model(field.annotation)
         given = values.get(name, field.get_default(call_default_factory=True))
-        if nested and nested[0] == "":
-            yield from _rows(nested[1], given or {}, here)
-        elif nested and nested[0] == "{}":
-            for inner, inner_field in nested[1].model_fields.items():
-                shown = "; ".join(
-                    f"{key}: {_shown(entry.get(inner, inner_field.default))}"
-                    for key, entry in given.items()
-                )
-                allowed = _allowed(inner_field.annotation, inner_field.metadata)
-                meaning = inner_field.description or ""
-                yield f"{here}.<name>.{inner}", shown, "; ".join(allowed), meaning
-        elif nested:
-            for inner, inner_field in nested[1].model_fields.items():
-                shown = ", ".join(_shown(entry.get(inner, {})) for entry in given)
-                allowed = _allowed(inner_field.annotation, inner_field.metadata)
-                yield f"{here}[].{inner}", shown, "; ".join(allowed), inner_field.description or ""
-        else:
-            allowed = _allowed(field.annotation, field.metadata)
+        if nested is None:
             shown = _shown(given) if name in values else "not set: built in"
-            yield here, shown, "; ".join(allowed), field.description or ""
+            yield _row(here, field, shown)
+        elif nested[0] == "":
+            yield from _rows(nested[1], given or {}, here)
+        else:
+            entries = given.items() if nested[0] == "{}" else [(None, entry) for entry in given]
+            suffix = ".<name>" if nested[0] == "{}" else "[]"
+            for inner, inner_field in nested[1].model_fields.items():
+                default = inner_field.get_default(call_default_factory=True)
+                shown = "; ".join(
+                    f"{key}: {_shown(entry.get(inner, default))}"
+                    if key
+                    else _shown(entry.get(inner, default))
+                    for key, entry in entries
+                )
+                yield _row(f"{here}{suffix}.{inner}", inner_field, shown)
 
 
 def reference(base: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ K (the literature's K is 5,000).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import keras
 import numpy as np
@@ -113,6 +113,36 @@ def binarize(images: np.ndarray, seed: int) -> np.ndarray:
     return (draws < np.asarray(images)).astype(np.float32)
 
 
+def log_weight_batches(
+    vae: VAE,
+    images: np.ndarray,
+    posterior: tuple[np.ndarray, np.ndarray],
+    *,
+    draws: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    chunk: int | None = None,
+) -> Iterator[tuple[slice, Iterator[tuple[np.ndarray, np.ndarray]]]]:
+    """For each batch of images, its slice and its chunks of at most `chunk` draws (default
+    `DRAWS_PER_CHUNK`), each (log p(x|z_k), log-weights) as `importance_log_weights` gives them.
+    A batch's chunks are drawn as they are consumed, before the next batch's."""
+    z_mean, z_log_var = posterior
+    scorer, prior = likelihood_scorer(vae), prior_components(vae)
+    chunk = chunk or DRAWS_PER_CHUNK
+    for start in range(0, len(images), batch_size):
+        batch = slice(start, min(start + batch_size, len(images)))
+        inputs = (np.asarray(images[batch]), z_mean[batch], z_log_var[batch])
+        yield (
+            batch,
+            (
+                importance_log_weights(
+                    vae, scorer, *inputs, n_draws=min(chunk, draws - first), rng=rng, prior=prior
+                )
+                for first in range(0, draws, chunk)
+            ),
+        )
+
+
 def importance_sampled_bounds(
     vae: VAE,
     images: np.ndarray,
@@ -126,27 +156,16 @@ def importance_sampled_bounds(
     """The IWAE bound and the ELBO of each image from `draws` posterior draws, batched over
     images and draws in bounded memory; `progress(first_image, last_image, draws_done, draws)`
     is called after each chunk."""
-    z_mean, z_log_var = posterior
-    scorer = likelihood_scorer(vae)
-    prior = prior_components(vae)
     iwae, elbo = np.empty(len(images)), np.empty(len(images))
-    for start in range(0, len(images), batch_size):
-        batch = slice(start, start + batch_size)
-        bounds = StreamedBounds(len(images[batch]))
-        while bounds.draws < draws:
-            _, log_weights = importance_log_weights(
-                vae,
-                scorer,
-                np.asarray(images[batch]),
-                z_mean[batch],
-                z_log_var[batch],
-                n_draws=min(DRAWS_PER_CHUNK, draws - bounds.draws),
-                rng=rng,
-                prior=prior,
-            )
+    batches = log_weight_batches(
+        vae, images, posterior, draws=draws, batch_size=batch_size, rng=rng
+    )
+    for batch, chunks in batches:
+        bounds = StreamedBounds(batch.stop - batch.start)
+        for _, log_weights in chunks:
             bounds.add(log_weights)
             if progress is not None:
-                progress(start + 1, min(start + batch_size, len(images)), bounds.draws, draws)
+                progress(batch.start + 1, batch.stop, bounds.draws, draws)
         iwae[batch], elbo[batch] = bounds.iwae, bounds.elbo
     return iwae, elbo
 

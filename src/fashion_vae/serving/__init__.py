@@ -38,6 +38,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.pyfunc.scoring_server import CONTENT_TYPE_PARQUET as PARQUET
 from mlflow.types import Schema, TensorSpec
 
 from fashion_vae.errors import ModelMismatchError
@@ -50,8 +51,6 @@ MODELS = {"vae": "images", "vae_decoder": "latents"}
 MODEL_FILE = "vae.keras"
 SETTINGS_FILE = "serving.json"
 BATCH_SIZE = 256
-# The content type MLflow's scoring server reads as a Parquet file.
-PARQUET = "application/vnd.apache.parquet"
 
 
 class VAEPyfunc:
@@ -118,7 +117,7 @@ def parquet_request(array: np.ndarray, input_name: str = "images") -> bytes:
     return pd.DataFrame({input_name: list(rows)}).to_parquet(index=False)
 
 
-def _load_pyfunc(data_path: str, model_config: dict[str, Any] | None = None) -> VAEPyfunc:
+def _load_pyfunc(data_path: str) -> VAEPyfunc:
     """MLflow's loader hook for `loader_module`: the model file, opened in Keras' safe mode,
     and its serving settings, from the JSON beside it."""
     # `mlflow models serve` loads the model here: MLflow 3's telemetry, which would reach the

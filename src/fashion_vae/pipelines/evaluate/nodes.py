@@ -24,10 +24,9 @@ from fashion_vae.evaluation.descriptions import (
 )
 from fashion_vae.evaluation.likelihood import (
     binarized_test_sample,
-    importance_log_weights,
     importance_sampled_bounds,
-    likelihood_scorer,
     log_progress,
+    log_weight_batches,
     mean_and_error,
 )
 from fashion_vae.model import (
@@ -38,7 +37,6 @@ from fashion_vae.model import (
     encode_images,
     feature_extractor,
     kl_divergence,
-    prior_components,
     sample_prior_codes,
 )
 from fashion_vae.model.latent_density import LatentDensity, density_for
@@ -77,28 +75,25 @@ def likelihood_metrics(
     _check_same_length(images=images, z_mean=z_mean, z_log_var=z_log_var)
     if not 1 <= n_samples <= iwae_samples:
         raise ValueError(f"n_samples is {n_samples}; expected 1 to iwae_samples ({iwae_samples})")
-    scorer = likelihood_scorer(vae)
-    prior = prior_components(vae)
     rng = np.random.default_rng((seed, _IWAE_STREAM))
     n = len(images)
     reconstruction, elbo_monte_carlo, iwae = np.empty(n), np.empty(n), np.empty(n)
-    for start in range(0, n, batch_size):
-        batch = slice(start, start + batch_size)
-        log_likelihood, log_weights = importance_log_weights(
-            vae,
-            scorer,
-            np.asarray(images[batch]),
-            z_mean[batch],
-            z_log_var[batch],
-            n_draws=iwae_samples,
-            rng=rng,
-            prior=prior,
-        )
-        # The ELBO reuses the first n_samples draws; the IWAE bound uses all K of them.
+    # All K draws of a batch at once (K ≤ 5,000): the ELBO reuses the first n_samples of them.
+    batches = log_weight_batches(
+        vae,
+        images,
+        (z_mean, z_log_var),
+        draws=iwae_samples,
+        batch_size=batch_size,
+        rng=rng,
+        chunk=iwae_samples,
+    )
+    for batch, chunks in batches:
+        ((log_likelihood, log_weights),) = chunks
         reconstruction[batch] = -np.mean(log_likelihood[:n_samples], axis=0)
         elbo_monte_carlo[batch] = np.mean(log_weights[:n_samples], axis=0)
         iwae[batch] = metrics.iwae_bound(log_weights)
-    if prior is None and not vae.has_ladder:
+    if not vae.pseudo_inputs and not vae.has_ladder:  # the N(0, I) prior, one latent layer
         kl = np.asarray(kl_divergence(z_mean, z_log_var), dtype=np.float64)
     else:  # no closed form: the same draws' log q(z|x) − log p(z) (and z₂'s, with a ladder)
         kl = -elbo_monte_carlo - reconstruction
