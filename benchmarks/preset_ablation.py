@@ -60,6 +60,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "default_vamp500": {"base": "default", "preset": {"pseudo_inputs": 500}},
     "vamp": {"base": "vamp"},
     "ladder": {"base": "ladder"},
+    "default_dynamic": {"base": "default", "training": {"binarize": "dynamic"}},
+    "autoregressive": {"base": "autoregressive"},
+    "autoregressive_c64": {"base": "autoregressive", "preset": {"autoregressive_channels": 64}},
+    "autoregressive_k5": {"base": "autoregressive", "preset": {"autoregressive_kernel_size": 5}},
 }
 
 
@@ -67,7 +71,11 @@ def variant_parameters(name: str, epochs: int, checkpoint_dir: str) -> TrainingP
     """The project's training parameters with one variant's overrides applied."""
     overrides = VARIANTS[name]
     return fixed_length_training(
-        overrides.get("base", "textbook"), epochs, checkpoint_dir, overrides.get("preset")
+        overrides.get("base", "textbook"),
+        epochs,
+        checkpoint_dir,
+        overrides.get("preset"),
+        **overrides.get("training", {}),
     )
 
 

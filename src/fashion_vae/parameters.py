@@ -96,6 +96,36 @@ class VAEArchitecture(Section):
         "encoder as decoder levels, at least two)",
     )
 
+    autoregressive_channels: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="0: pixels independent given z; C: each pixel's logit also depends on the "
+        "pixels before it in raster order, through a masked convolution of C channels "
+        "(PixelVAE's head; trained on 0/1 pixels, decoded by drawing pixels one by one)",
+    )
+    autoregressive_kernel_size: int = Field(
+        7,
+        ge=3,
+        le=15,
+        description="side of the masked convolution's kernel (odd): the pixels before each pixel "
+        "that its logit sees are the rows above and the pixels left of it within this window",
+    )
+
+    @model_validator(mode="after")
+    def _autoregressive_head_fits(self) -> Self:
+        if self.autoregressive_kernel_size % 2 == 0:
+            raise ValueError(
+                f"autoregressive_kernel_size is {self.autoregressive_kernel_size}; expected an "
+                "odd number, so that the kernel has a centre pixel"
+            )
+        if self.autoregressive_channels and self.ladder_channels:
+            raise ValueError(
+                f"autoregressive_channels is {self.autoregressive_channels} and ladder_channels "
+                f"{self.ladder_channels}; a preset has at most one of them"
+            )
+        return self
+
     @model_validator(mode="after")
     def _ladder_has_a_level_to_join(self) -> Self:
         depth = len(self.encoder_filters)
@@ -212,10 +242,11 @@ class TrainingParameters(Section, title="training"):
         description="Keras' progress display: auto (a bar on a terminal, one line per epoch "
         "otherwise), 0 (silent), 1 (bar) or 2 (one line per epoch)"
     )
-    binarize: Literal["none", "dynamic"] = Field(
+    binarize: Literal["auto", "none", "dynamic"] = Field(
         description="dynamic: train on a fresh 0/1 draw of every image each epoch (each pixel "
-        "1 with the probability of its intensity); none: the continuous pixels; validation "
-        "uses the continuous images"
+        "1 with the probability of its intensity) and validate on one seeded draw; none: the "
+        "continuous pixels; auto: dynamic for a preset with an autoregressive head (its pixels "
+        "condition on 0/1 pixels), none otherwise"
     )
 
     @model_validator(mode="after")
@@ -225,6 +256,23 @@ class TrainingParameters(Section, title="training"):
                 f"training.preset is {self.preset!r}; expected one of {sorted(self.presets)}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _autoregressive_head_sees_binary_pixels(self) -> Self:
+        if self.binarize == "none" and self.recipe.autoregressive_channels:
+            raise ValueError(
+                f"training.binarize is 'none' but preset {self.preset!r} has an autoregressive "
+                "head, which conditions each pixel on earlier 0/1 pixels; expected 'dynamic' "
+                "or 'auto'"
+            )
+        return self
+
+    @property
+    def binarized(self) -> bool:
+        """Whether training and validation images are 0/1 draws (`binarize`, resolved)."""
+        if self.binarize == "auto":
+            return bool(self.recipe.autoregressive_channels)
+        return self.binarize == "dynamic"
 
     @property
     def recipe(self) -> Preset:

@@ -14,6 +14,11 @@ and the rest (`LadderLatent`), top-down as in the ladder VAE (Sønderby et al., 
 p(z₂|z) from the decoder's features, a posterior q(z₂|x, z) that corrects it with the encoder's
 features of the same size. z stays "the" latent code: the one the encoder returns, the codes
 that are mapped, probed and sampled; decoding a code takes z₂ at its prior mean.
+
+With `autoregressive_channels` C > 0 each pixel's logit also depends on the pixels before it in
+raster order (`PixelHead`, PixelVAE's idea): the likelihood is computed in one pass given the
+image, and decoding a code draws its pixels one by one; the decoded image is each pixel's
+probability given the pixels drawn before it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from keras import layers, ops
 from fashion_vae.parameters import VAEConfig
 from fashion_vae.runtime import hardware
 
+from .autoregressive import PixelHead
 from .blocks import (
     SERIALIZATION_PACKAGE,
     Sampler,
@@ -123,6 +129,7 @@ def build_decoder(
     activation: str = "relu",
     dtype_policy: str = "float32",
     ladder: dict[str, Any] | None = None,
+    autoregressive: dict[str, Any] | None = None,
     seed: int | None = None,
 ) -> keras.Model:
     """Build the decoder: dense layers, then stride-2 transposed convolutions, to logits.
@@ -130,7 +137,12 @@ def build_decoder(
     With `ladder` (`LadderLatent`'s arguments) the decoder is three parts called in turn:
     `decoder_top` (z to the first level's features), the `ladder` layer (z₂ at its prior mean)
     and `decoder_bottom` (the rest, to logits); training calls the same parts with z₂ drawn
-    from its posterior instead (`VAE`)."""
+    from its posterior instead (`VAE`).
+
+    With `autoregressive` (`PixelHead`'s channels and kernel size) the decoder is
+    `decoder_features` (z to the last features) and the `pixel_head`, which on the features
+    alone draws the image pixel by pixel; training and scoring call the head with the image
+    instead (`VAE`)."""
     seeds = initializer_seeds(seed, "decoder")
     # The decoder retraces the encoder's sides backwards (28 → 14 → 7 → 4 for three layers).
     sides = feature_sides(len(filters))
@@ -163,6 +175,13 @@ def build_decoder(
             latent = keras.Input(shape=x.shape[1:], name="ladder_features")
             x = latent
         side = target_side
+    if autoregressive:
+        features = keras.Model(latent, x, name="decoder_features")
+        head = PixelHead(
+            **autoregressive, logits_kernel_size=kernel_size, seed=next(seeds), name="pixel_head"
+        )
+        z = keras.Input(shape=features.input.shape[1:], name="z")
+        return keras.Model(z, head(features(z)), name="decoder")
     logits = SingleChannelConv2D(kernel_size, seed=next(seeds), name="logits", dtype="float32")(x)
     if not ladder:
         return keras.Model(latent, logits, name="decoder")
@@ -201,6 +220,10 @@ class VAE(keras.Model):
         self.batch_shards = int(batch_shards)
         self.pseudo_inputs = int(pseudo_inputs)
         self.sampler = Sampler(seed=seed, name="sampler")
+        # The autoregressive head and the features it reads (`build_decoder`), or None.
+        self.pixel_head = _layer_or_none(decoder, "pixel_head")
+        if self.pixel_head is not None:
+            self.decoder_features = decoder.get_layer("decoder_features")
         # The ladder's parts (`build_decoder`), or None without one.
         self.ladder = _layer_or_none(decoder, "ladder")
         if self.ladder is not None:
@@ -265,7 +288,7 @@ class VAE(keras.Model):
             "z_mean": z_mean,
             "z_log_var": z_log_var,
             "z": z,
-            **self._decode(z, context, training),
+            **self._decode(z, context, training, images),
         }
 
     @property
@@ -280,9 +303,12 @@ class VAE(keras.Model):
             return (*self.encoder(images, training=training), None)
         return tuple(self.encoder_with_context(images, training=training))
 
-    def _decode(self, z: Any, context: Any, training: bool) -> dict[str, Any]:
-        """The logits; with a ladder, z₂ drawn from q(z₂|x, z) given the encoder's `context`,
-        and also z₂'s KL and log p(z₂|z) − log q(z₂|x, z)."""
+    def _decode(self, z: Any, context: Any, training: bool, images: Any) -> dict[str, Any]:
+        """The logits of `images`; with a ladder, z₂ drawn from q(z₂|x, z) given the encoder's
+        `context`, and also z₂'s KL and log p(z₂|z) − log q(z₂|x, z)."""
+        if self.pixel_head is not None:
+            features = self.decoder_features(z, training=training)
+            return {"logits": self.pixel_head(features, images)}
         if context is None:
             return {"logits": self.decoder(z, training=training)}
         lower = self.ladder.posterior(self.decoder_top(z, training=training), context)
@@ -303,7 +329,7 @@ class VAE(keras.Model):
         score many z of the same images without encoding them again."""
         if context is None:
             context = self.ladder_context(images)
-        decoded = self._decode(z, context, training=False)
+        decoded = self._decode(z, context, training=False, images=images)
         log_likelihood = -reconstruction_loss(images, decoded["logits"])
         return log_likelihood, decoded.get("lower_log_ratio", ops.zeros_like(log_likelihood))
 
@@ -355,6 +381,9 @@ class VAE(keras.Model):
 
     def decode(self, z: Any) -> Any:
         """Return pixel probabilities for latent codes."""
+        if self.pixel_head is not None:
+            # A draw is a loop of one step per pixel: compiled, not run eagerly step by step.
+            return ops.sigmoid(self.decoder.predict_on_batch(z))
         return ops.sigmoid(self.decoder(z, training=False))
 
     def reconstruct(self, images: Any) -> Any:
@@ -400,6 +429,12 @@ def build_vae(
         **layer_sizes,
         seed=seed,
     )
+    autoregressive = None
+    if config.autoregressive_channels:
+        autoregressive = {
+            "channels": config.autoregressive_channels,
+            "kernel_size": config.autoregressive_kernel_size,
+        }
     ladder = None
     if config.ladder_channels:
         # The encoder level whose side the decoder's first level has: 7 × 7 with three levels.
@@ -416,6 +451,7 @@ def build_vae(
         config.decoder_dense_units,
         **layer_sizes,
         ladder=ladder,
+        autoregressive=autoregressive,
         seed=seed,
     )
     vae = VAE(

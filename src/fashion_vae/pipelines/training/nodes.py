@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from fashion_vae.errors import TrainingDivergedError
+from fashion_vae.evaluation.likelihood import binarize
 from fashion_vae.model import VAE, build_vae
 from fashion_vae.model.callbacks import EpochRecorder, KLWarmup
 from fashion_vae.model.distribution import distribution_strategy, replicas, strategy_scope
@@ -111,8 +112,12 @@ def train_vae(
             steps_per_execution=steps_per_execution,
         )
     batches = EpochShuffledBatches(
-        train_images, preset.batch_size, seed, binarize=training.binarize == "dynamic"
+        train_images, preset.batch_size, seed, binarize=training.binarized
     )
+    if training.binarized:
+        logger.info("Training on 0/1 draws of the images (binarize: %s)", training.binarize)
+        # One seeded draw, so that every epoch's validation -ELBO scores the same images.
+        validation_images = binarize(validation_images, seed)
     recorder = EpochRecorder(training.progress_samples, seed, len(train_images), checkpoint_dir)
     callbacks = [
         batches,
