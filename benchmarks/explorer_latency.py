@@ -143,8 +143,8 @@ def main() -> None:
     print(f"CPU: {cpu_model()}; model: {args.model or 'a fresh default-preset VAE'}")
     print(f"latent_dim {vae.latent_dim}, {directions.count} sliders, {args.repeats} repeats")
     calls = {
-        "decode": lambda i: decode(vae.decoder, codes[i]),
-        "slider move": lambda i: draw(vae.decoder, directions, values[i], residual, zoom),
+        "decode": lambda i: decode(vae, codes[i]),
+        "slider move": lambda i: draw(vae, directions, values[i], residual, zoom),
     }
     for name, (median, p95) in milliseconds(calls, args.repeats).items():
         print(f"{name}: median {median:.1f} ms, p95 {p95:.1f} ms")

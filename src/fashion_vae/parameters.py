@@ -213,7 +213,9 @@ class DistributionParameters(Section, title="training.distribution"):
 class TrainingParameters(Section, title="training"):
     """The VAE's preset, latent size, loss weighting, stopping, checkpointing and dispatch."""
 
-    preset: str = Field(description="which of `presets` to train (default, vamp, ladder, textbook)")
+    preset: str = Field(
+        description="which of `presets` to train (default, vamp, ladder, autoregressive, textbook)"
+    )
     latent_dim: PositiveInt = Field(description="size of the latent space, for every preset")
     presets: dict[str, Preset] = Field(description="architectures and their training recipes")
     beta: FiniteNonNegative = Field(description="weight of the KL term (1: the ELBO)")

@@ -15,7 +15,9 @@ from configs import textbook_preset
 from pydantic import ValidationError
 
 from fashion_vae.errors import TrainingDivergedError
+from fashion_vae.evaluation.likelihood import binarize
 from fashion_vae.parameters import TrainingParameters
+from fashion_vae.pipelines.training import nodes as training_nodes
 from fashion_vae.pipelines.training.nodes import (
     learning_rate_schedule,
     prepare_checkpoint_dir,
@@ -116,18 +118,31 @@ def test_resume_false_starts_over(
 
 
 def test_dynamic_binarization_trains_on_binary_draws_and_is_deterministic(
-    real_images: np.ndarray, training: dict[str, Any], tmp_path: Path
+    real_images: np.ndarray,
+    training: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     train, validation = real_images[:256], real_images[256:320]
     training["presets"]["default"].update(epochs=1, learning_rate_warmup_epochs=0)
     _, continuous, _ = run_training(train, validation, training, seed=1)
     training["binarize"] = "dynamic"
+    drawn = []
+
+    def recorded(images: np.ndarray, seed: int) -> np.ndarray:
+        drawn.append((images, seed))
+        return binarize(images, seed)
+
+    monkeypatch.setattr(training_nodes, "binarize", recorded)
     _, binarized, _ = run_training(train, validation, training, seed=1)
     training["checkpoint_dir"] = str(tmp_path / "again")
     _, again, _ = run_training(train, validation, training, seed=1)
     # The same seed and steps on other targets: another training loss, the same kind of model.
     assert binarized["loss"][0] != continuous["loss"][0]
-    assert np.isfinite(binarized["val_neg_elbo"][0])
+    # Validation scores one draw of the validation images, seeded by the run's seed.
+    assert [seed for _, seed in drawn] == [1, 1]  # this run and the same run again
+    assert all(images is validation for images, _ in drawn)
+    assert binarized["val_neg_elbo"][0] != continuous["val_neg_elbo"][0]
     columns = ["loss", "val_neg_elbo"]
     pd.testing.assert_frame_equal(binarized[columns], again[columns])
 
@@ -164,7 +179,7 @@ def refusal(location: str, expected: str) -> str:
             "preset",
             "huge",
             r"training\.preset is 'huge'; expected one of "
-            r"\['default', 'ladder', 'textbook', 'vamp'\]",
+            r"\['autoregressive', 'default', 'ladder', 'textbook', 'vamp'\]",
         ),
         ("resume", "yes", refusal("resume", r"Input should be a valid boolean.*input_value='yes'")),
         (

@@ -49,11 +49,11 @@ def test_sliders_at_zero_give_the_mean_of_the_training_codes(explorer: Explorer)
 
 def test_sliders_decode_to_an_image_that_moves_with_them(explorer: Explorer) -> None:
     values = np.zeros(explorer.directions.count)
-    image = decode(explorer.vae.decoder, code_from_sliders(explorer.directions, values))
+    image = decode(explorer.vae, code_from_sliders(explorer.directions, values))
     assert image.shape == (1, 28, 28) and image.dtype == np.float32
     assert image.min() >= 0 and image.max() <= 1
     values[0] = explorer.params.slider_range
-    moved = decode(explorer.vae.decoder, code_from_sliders(explorer.directions, values))
+    moved = decode(explorer.vae, code_from_sliders(explorer.directions, values))
     # The test environment's model has trained for 2 epochs: its images change little.
     assert np.abs(moved - image).max() > 0.005
     shown = explorer.on_sliders(values, np.zeros(explorer.vae.latent_dim))

@@ -76,11 +76,11 @@ class Explorer:
 
     def show(self, codes: np.ndarray) -> np.ndarray:
         """Codes decoded and zoomed into one row of 8-bit grey pixels."""
-        return zoomed(decode(self.vae.decoder, codes), self.params.zoom)
+        return zoomed(decode(self.vae, codes), self.params.zoom)
 
     def on_sliders(self, values: np.ndarray, residual: np.ndarray) -> np.ndarray:
         """The decoded image of the sliders' code."""
-        return draw(self.vae.decoder, self.directions, values, residual, self.params.zoom)
+        return draw(self.vae, self.directions, values, residual, self.params.zoom)
 
     def setting(self, code: np.ndarray) -> Setting:
         """Sliders and residual that give `code`, and its decoded image."""

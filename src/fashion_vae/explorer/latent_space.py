@@ -88,23 +88,22 @@ def plane_sliders(directions: Directions, x: float, y: float) -> np.ndarray:
     return values
 
 
-def decode(decoder: keras.Model, codes: np.ndarray) -> np.ndarray:
-    """Pixel probabilities (N × 28 × 28, float32) of codes, by one direct call of the decoder."""
+def decode(vae: VAE, codes: np.ndarray) -> np.ndarray:
+    """Pixel probabilities (N × 28 × 28, float32) of codes, by one direct call of `VAE.decode`."""
     # Not `predict`: its set-up costs more than the decoder itself for a handful of codes.
-    z = np.asarray(codes, dtype=np.float32).reshape(-1, decoder.input_shape[-1])
-    logits = decoder(z, training=False)
-    return keras.ops.convert_to_numpy(keras.ops.sigmoid(logits))[..., 0]
+    z = np.asarray(codes, dtype=np.float32).reshape(-1, vae.latent_dim)
+    return keras.ops.convert_to_numpy(vae.decode(z))[..., 0]
 
 
 def draw(
-    decoder: keras.Model,
+    vae: VAE,
     directions: Directions,
     values: np.ndarray,
     residual: np.ndarray,
     zoom: int,
 ) -> np.ndarray:
     """What a slider's move shows: the sliders' code decoded, zoomed to 8-bit grey."""
-    return zoomed(decode(decoder, code_from_sliders(directions, values, residual)), zoom)
+    return zoomed(decode(vae, code_from_sliders(directions, values, residual)), zoom)
 
 
 def interpolate(start: np.ndarray, end: np.ndarray, steps: int, kind: Interpolation) -> np.ndarray:
