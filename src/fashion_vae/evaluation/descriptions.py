@@ -7,7 +7,13 @@ BINARIZED_PROTOCOL = (
     "importance sampling with importance_samples draws from the encoder's posterior of the "
     "binarized image (the IWAE bound, which tends to -log p(x) as the draws grow). Published "
     "Fashion-MNIST tables use this protocol with all 10,000 images and 5,000 draws, on models "
-    "trained on binarized images (here: training.binarize: dynamic)."
+    "trained on binarized images (here: training.binarize: dynamic, which the autoregressive "
+    "preset's auto resolves to)."
+)
+AUTOREGRESSIVE_NOTE = (
+    "The decoder is autoregressive: each pixel's logit is given the earlier pixels, here the "
+    "test images' grey levels, while it was trained on 0/1 pixels. Compare such a model by "
+    "binarized_log_likelihood, which scores it on the 0/1 images it models."
 )
 LIKELIHOOD_NOTE = (
     "Bernoulli likelihood on continuous pixels in [0, 1] (binary cross-entropy): not a "

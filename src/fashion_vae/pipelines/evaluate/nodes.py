@@ -16,6 +16,7 @@ import numpy as np
 from fashion_vae.data.labels import CLASS_NAMES
 from fashion_vae.evaluation import metrics
 from fashion_vae.evaluation.descriptions import (
+    AUTOREGRESSIVE_NOTE,
     BINARIZED_PROTOCOL,
     CLASS_CONDITIONAL_DESCRIPTION,
     FID_DESCRIPTION,
@@ -100,6 +101,7 @@ def likelihood_metrics(
     negative_elbo, elbo_error = mean_and_error(reconstruction + kl)
     nll, nll_error = mean_and_error(-iwae)
     floor = metrics.binary_entropy_floor(images)
+    conditioning = {} if vae.pixel_head is None else {"conditioning": AUTOREGRESSIVE_NOTE}
     return {
         "elbo": {
             "negative_elbo": negative_elbo,
@@ -118,6 +120,7 @@ def likelihood_metrics(
             "data_entropy_floor": floor,
             "above_floor": nll - floor,
             "likelihood": LIKELIHOOD_NOTE,
+            **conditioning,
             "units": "nats/image",
         },
     }
