@@ -1,7 +1,8 @@
 """A model family beyond the project's VAE, for `preset_ablation.py` to train beside it.
 
 It keeps the `default` preset's encoder, decoder, loss form and recipe, and changes what the
-decoder's Bernoulli likelihood may depend on; it is not adopted (docs/experiments.md):
+decoder's Bernoulli likelihood may depend on (docs/experiments.md, section 6); its full form,
+with a hidden layer and pixels drawn in raster order, is the `autoregressive` preset:
 
 - `LocalAutoregressiveVAE`: each pixel's logit also sees the pixels before it in raster order
   within its 3 × 3 neighbourhood (four of them), through one masked linear convolution of the
@@ -14,18 +15,10 @@ ignores the addition, so the training-progress images this model records are not
 
 from typing import Any
 
-import numpy as np
 from keras import ops
 
+from fashion_vae.model.autoregressive import causal_mask
 from fashion_vae.model.vae import VAE
-
-
-def causal_mask(kernel_size: int) -> np.ndarray:
-    """A (k, k, 1, 1) mask of the offsets before the centre in raster order (PixelCNN's type A)."""
-    mask = np.zeros((kernel_size, kernel_size, 1, 1), dtype="float32")
-    mask[: kernel_size // 2] = 1
-    mask[kernel_size // 2, : kernel_size // 2] = 1
-    return mask
 
 
 class LocalAutoregressiveVAE(VAE):
